@@ -1,0 +1,496 @@
+"""The use-cases every front door shares (commands, LLM tools, web API).
+
+Validation, permissions and limits live here once, so a request is judged the same way
+whichever door it came through. Every refusal is a UserError whose message says why and
+what to do instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .engine import Engine
+from .errors import NotFound, PermissionDenied, UserError
+from .models import CatchUp, Job, Mode, Owner, Payload, Run, Schedule, ScheduleKind, Target
+from .schedule import MS, ScheduleError, format_local, next_run_after, shortest_interval_ms, zone
+from .settings import Settings
+from .store import JobPage, Store, owner_key
+from .timeparse import WHEN_FORMS, parse_cron, parse_every, parse_when
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+MAX_NAME_CHARS = 80
+MAX_LIST_LIMIT = 200
+
+
+def new_job_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+@dataclass(slots=True)
+class Actor:
+    """Who is asking: the chat they are in, who they are, and whether they are an admin."""
+
+    origin: str
+    sender_id: str
+    sender_name: str = ""
+    is_admin: bool = False
+
+    @property
+    def key(self) -> str:
+        return owner_key(self.origin, self.sender_id)
+
+    @property
+    def in_group(self) -> bool:
+        parts = self.origin.split(":", 2)
+        return len(parts) == 3 and parts[1] == "GroupMessage"
+
+
+@dataclass(slots=True)
+class JobSpec:
+    """The fields of a create request. Exactly one of when / run_at / every / cron."""
+
+    message: str = ""
+    mode: str = Mode.REMINDER.value
+    when: str | None = None
+    run_at: str | None = None
+    every: str | None = None
+    cron: str | None = None
+    tz: str | None = None
+    name: str | None = None
+    deliver: bool | None = None
+    channel: str | None = None
+    to: str | None = None
+    best_effort: bool | None = None
+    delete_after_run: bool | None = None
+    catch_up: str | None = None
+    provider_id: str | None = None
+    persona_id: str | None = None
+    timeout_seconds: int | None = None
+    wake_mode: str | None = None
+    media: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> JobSpec:
+        """A spec from loose input (tool arguments, JSON bodies); unknown keys are refused."""
+        known = {f.name for f in fields(cls)}
+        aliases = {"model": "provider_id", "provider": "provider_id", "persona": "persona_id"}
+        spec = cls()
+        for key, value in values.items():
+            name = aliases.get(key, key)
+            if name not in known:
+                raise UserError(f"unknown field {key!r}; known fields: {', '.join(sorted(known))}")
+            setattr(spec, name, value)
+        return spec
+
+
+@dataclass(slots=True)
+class JobChanges(JobSpec):
+    """An edit: only the fields that are set change. ``enabled`` pauses or resumes."""
+
+    message: str | None = None  # type: ignore[assignment]
+    mode: str | None = None  # type: ignore[assignment]
+    enabled: bool | None = None
+
+
+# A target resolver turns (channel, to, actor) into a session id, or raises UserError.
+TargetResolver = Callable[[str | None, str | None, "Actor"], str]
+
+
+def default_resolve_target(channel: str | None, to: str | None, actor: Actor) -> str:
+    """Without a host: a full ``platform:Type:id`` session, or the actor's own session."""
+    if not channel and not to:
+        return actor.origin
+    candidate = to if to and to.count(":") >= 2 else f"{channel or ''}:{to or ''}"
+    if candidate.count(":") < 2:
+        raise UserError("give the target as a full session id, e.g. telegram:GroupMessage:-100123")
+    return candidate
+
+
+class TaskService:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        settings: Settings,
+        *,
+        resolve_target: TargetResolver = default_resolve_target,
+        id_factory: Callable[[], str] = new_job_id,
+        modes: frozenset[Mode] = frozenset(Mode),
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+        self.resolve_target = resolve_target
+        self.id_factory = id_factory
+        self.modes = modes
+
+    @property
+    def now(self) -> int:
+        return self.engine.clock.now_ms()
+
+    # ----- create ------------------------------------------------------------------------
+
+    async def create(self, actor: Actor, spec: JobSpec) -> Job:
+        if not self.settings.allow_members and not actor.is_admin:
+            raise PermissionDenied(
+                "only admins may create scheduled tasks here (allow_members is off); "
+                "ask an admin to create it for you"
+            )
+        owned = await self.store.count_jobs(owner_key_is=actor.key)
+        if not actor.is_admin and owned >= self.settings.max_jobs_per_user:
+            raise PermissionDenied(
+                f"you already have {owned} tasks, the limit is {self.settings.max_jobs_per_user}; "
+                "delete one you no longer need (/cron list, then /cron rm <id>)"
+            )
+        now = self.now
+        tz = self._zone(spec.tz)
+        schedule = self._schedule(spec, tz, now)
+        payload = Payload(
+            mode=self._mode(spec.mode or Mode.REMINDER.value),
+            message=self._message(spec.message),
+            media=self._media(spec.media),
+            provider_id=spec.provider_id or None,
+            persona_id=spec.persona_id or None,
+            timeout_seconds=self._timeout(spec.timeout_seconds),
+            wake_mode=self._wake_mode(spec.wake_mode),
+        )
+        target = self._target(spec, actor)
+        job = Job(
+            id=self.id_factory(),
+            name=self._name(spec.name),
+            owner=Owner(
+                origin=actor.origin, sender_id=actor.sender_id, sender_name=actor.sender_name
+            ),
+            schedule=schedule,
+            payload=payload,
+            target=target,
+            catch_up=self._catch_up(spec.catch_up),
+            delete_after_run=(
+                spec.delete_after_run
+                if spec.delete_after_run is not None
+                else schedule.kind == ScheduleKind.AT
+            ),
+            created_at=now,
+            updated_at=now,
+        )
+        self._arm(job, now)
+        for _ in range(5):
+            try:
+                await self.store.insert_job(job)
+                break
+            except Exception as exc:  # an id collision: draw another
+                if "UNIQUE" not in str(exc):
+                    raise
+                job.id = self.id_factory()
+        self.engine.nudge()
+        return job
+
+    def _schedule(self, spec: JobSpec, tz: str, now: int) -> Schedule:
+        given = [v for v in (spec.when, spec.run_at, spec.every, spec.cron) if v not in (None, "")]
+        if len(given) != 1:
+            raise UserError(
+                "give exactly one of run_at (e.g. 20m or 2026-01-12T18:00), every (e.g. 2h) "
+                f'or cron (e.g. "0 7 * * mon-fri"); forms: {WHEN_FORMS}'
+            )
+        if spec.when:
+            schedule = parse_when(str(spec.when), tz, now)
+        elif spec.run_at:
+            schedule = parse_when(str(spec.run_at), tz, now)
+            if schedule.kind != ScheduleKind.AT:
+                raise UserError(
+                    "run_at is a one-time moment (20m, 08:00 or ISO); use every or cron"
+                )
+        elif spec.every:
+            schedule = parse_every(str(spec.every).removeprefix("every ").strip(), tz, now)
+        else:
+            schedule = parse_cron(str(spec.cron), tz)
+        self._check_interval(schedule, now)
+        return schedule
+
+    def _check_interval(self, schedule: Schedule, now: int) -> None:
+        try:
+            gap = shortest_interval_ms(schedule, now)
+            first = next_run_after(schedule, now - 1)
+        except ScheduleError as exc:
+            raise UserError(str(exc)) from None
+        if first is None and schedule.kind != ScheduleKind.AT:
+            raise UserError("that schedule never fires; check the expression")
+        minimum = self.settings.min_interval_seconds * MS
+        if gap is not None and gap < minimum:
+            raise UserError(
+                f"that repeats every {gap // MS} s, more often than the minimum of "
+                f"{self.settings.min_interval_seconds} s; choose a longer interval"
+            )
+
+    @staticmethod
+    def _arm(job: Job, now: int) -> None:
+        """Set the first run of a new or rescheduled job."""
+        schedule = job.schedule
+        if schedule.kind == ScheduleKind.AT:
+            first = schedule.at_ms
+        else:
+            first = next_run_after(schedule, now)
+        job.next_run_at = job.next_slot_at = first
+        job.schedule_errors = 0
+        job.retries = 0
+
+    # ----- read --------------------------------------------------------------------------
+
+    async def get(self, actor: Actor, job_id: str) -> Job:
+        job = await self.store.get_job(str(job_id).strip().lower())
+        if job is None or not self.may_touch(actor, job):
+            raise NotFound(
+                f"no task with id {str(job_id)[:20]!r} that you can see; /cron list shows yours"
+            )
+        return job
+
+    @staticmethod
+    def may_touch(actor: Actor, job: Job) -> bool:
+        return actor.is_admin or owner_key(job.owner.origin, job.owner.sender_id) == actor.key
+
+    async def list(
+        self,
+        actor: Actor,
+        *,
+        include_disabled: bool = True,
+        all_jobs: bool = False,
+        query: str | None = None,
+        owner: str | None = None,
+        enabled: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> JobPage:
+        if all_jobs and not actor.is_admin:
+            raise PermissionDenied("only admins can list every task; /cron list shows yours")
+        mine = not (all_jobs and actor.is_admin)
+        if enabled is None and not include_disabled:
+            enabled = True
+        return await self.store.list_jobs(
+            owner_key_is=actor.key if mine else owner,
+            origin=actor.origin if mine and actor.in_group else None,
+            enabled=enabled,
+            query=query,
+            limit=max(1, min(int(limit), MAX_LIST_LIMIT)),
+            offset=max(0, int(offset)),
+        )
+
+    async def history(
+        self,
+        actor: Actor,
+        job_id: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        status: str | None = None,
+    ) -> tuple[list[Run], int]:
+        job = await self.get(actor, job_id)
+        return await self.store.runs_for(
+            job.id,
+            limit=max(1, min(int(limit), MAX_LIST_LIMIT)),
+            offset=max(0, int(offset)),
+            status=status,
+        )
+
+    # ----- change ------------------------------------------------------------------------
+
+    async def edit(self, actor: Actor, job_id: str, changes: JobChanges) -> Job:
+        job = await self.get(actor, job_id)
+        now = self.now
+        rescheduled = False
+        tz = self._zone(changes.tz) if changes.tz else job.schedule.tz
+        if any(
+            v not in (None, "") for v in (changes.when, changes.run_at, changes.every, changes.cron)
+        ):
+            job.schedule = self._schedule(changes, tz, now)
+            rescheduled = True
+        elif changes.tz and tz != job.schedule.tz:
+            job.schedule = job.schedule.model_copy(update={"tz": tz})
+            rescheduled = job.schedule.kind == ScheduleKind.CRON
+        if changes.message is not None:
+            job.payload.message = self._message(changes.message)
+        if changes.mode is not None:
+            job.payload.mode = self._mode(changes.mode)
+        if changes.name is not None:
+            job.name = self._name(changes.name)
+        if changes.media:
+            job.payload.media = self._media(changes.media)
+        for attr in ("provider_id", "persona_id"):
+            value = getattr(changes, attr)
+            if value is not None:
+                setattr(job.payload, attr, value or None)
+        if changes.timeout_seconds is not None:
+            job.payload.timeout_seconds = self._timeout(changes.timeout_seconds)
+        if changes.wake_mode is not None:
+            job.payload.wake_mode = self._wake_mode(changes.wake_mode)
+        if changes.catch_up is not None:
+            job.catch_up = self._catch_up(changes.catch_up)
+        if changes.delete_after_run is not None:
+            job.delete_after_run = bool(changes.delete_after_run)
+        if any(
+            getattr(changes, a) is not None for a in ("deliver", "channel", "to", "best_effort")
+        ):
+            job.target = self._target(changes, actor, base=job.target)
+        if rescheduled:
+            self._arm(job, now)
+            job.enabled = True if changes.enabled is None else bool(changes.enabled)
+        if changes.enabled is not None and bool(changes.enabled) != job.enabled:
+            job.enabled = bool(changes.enabled)
+            if job.enabled:
+                self._resume(job, now)
+        if not job.enabled:
+            job.next_run_at = job.next_slot_at = None
+        job.updated_at = now
+        if not await self.store.save_job(job):
+            raise NotFound(f"task {job.id} was deleted meanwhile")
+        self.engine.nudge()
+        return job
+
+    @staticmethod
+    def _resume(job: Job, now: int) -> None:
+        """A resumed job runs at its next slot; a one-shot whose time passed runs now."""
+        job.consecutive_errors = 0
+        if job.schedule.kind == ScheduleKind.AT:
+            assert job.schedule.at_ms is not None
+            job.next_slot_at = job.schedule.at_ms
+            job.next_run_at = max(job.schedule.at_ms, now)
+            job.retries = 0
+        else:
+            job.next_run_at = job.next_slot_at = next_run_after(job.schedule, now)
+
+    async def set_enabled(self, actor: Actor, job_id: str, enabled: bool) -> Job:
+        return await self.edit(actor, job_id, JobChanges(enabled=enabled))
+
+    async def cancel(self, actor: Actor, job_id: str) -> Job:
+        job = await self.get(actor, job_id)
+        await self.store.delete_job(job.id)
+        self.engine.nudge()
+        return job
+
+    async def run_now(self, actor: Actor, job_id: str) -> str:
+        job = await self.get(actor, job_id)
+        if not self.engine.started:
+            raise UserError(f"the scheduler is off ({self.engine.off_reason or 'not started'})")
+        run_id = await self.engine.run_now(job.id)
+        if run_id is None:
+            raise UserError(f"task {job.id} is running right now; see /cron runs {job.id}")
+        return run_id
+
+    async def status(self) -> dict[str, Any]:
+        counts = await self.store.counts()
+        return {
+            "enabled": self.engine.started,
+            "off_reason": self.engine.off_reason,
+            "jobs": counts,
+            "next_wake_at": await self.store.next_due_at() if self.engine.started else None,
+            "last_error": self.engine.last_error,
+            "database_path": str(self.store.path),
+        }
+
+    # ----- validation --------------------------------------------------------------------
+
+    def _zone(self, tz: str | None) -> str:
+        name = (tz or "").strip() or self.settings.timezone
+        zone(name)
+        return name
+
+    def _message(self, message: str | None) -> str:
+        text = _clean_text(str(message or ""), keep_newlines=True).strip()
+        if not text:
+            raise UserError("the message is empty; say what the task should send or do")
+        if len(text) > self.settings.max_message_chars:
+            raise UserError(
+                f"the message has {len(text)} characters, the limit is "
+                f"{self.settings.max_message_chars}; shorten it"
+            )
+        return text
+
+    @staticmethod
+    def _name(name: str | None) -> str:
+        text = _clean_text(str(name or ""), keep_newlines=False).strip()
+        if len(text) > MAX_NAME_CHARS:
+            raise UserError(f"the name is longer than {MAX_NAME_CHARS} characters; shorten it")
+        return text
+
+    def _mode(self, mode: str) -> Mode:
+        names = ", ".join(m.value for m in Mode if m in self.modes)
+        try:
+            chosen = Mode(str(mode).strip().lower())
+        except ValueError:
+            raise UserError(f"unknown mode {str(mode)[:20]!r}; use {names}") from None
+        if chosen not in self.modes:
+            raise UserError(f"mode {chosen.value} is not available here; use {names}")
+        return chosen
+
+    @staticmethod
+    def _catch_up(value: str | None) -> CatchUp:
+        if value in (None, ""):
+            return CatchUp.ONCE
+        try:
+            return CatchUp(str(value).strip().lower())
+        except ValueError:
+            raise UserError(
+                f"unknown catch_up {str(value)[:20]!r}; use once, skip or all"
+            ) from None
+
+    @staticmethod
+    def _wake_mode(value: str | None) -> str:
+        mode = (value or "now").strip().lower()
+        if mode not in ("now", "next-heartbeat"):
+            raise UserError("wake_mode is now or next-heartbeat")
+        return mode
+
+    @staticmethod
+    def _timeout(value: Any) -> int | None:
+        if value in (None, "", 0):
+            return None
+        try:
+            seconds = int(value)
+        except (TypeError, ValueError):
+            raise UserError("timeout_seconds is a whole number of seconds") from None
+        if not 1 <= seconds <= 24 * 3600:
+            raise UserError("timeout_seconds must be between 1 and 86400")
+        return seconds
+
+    @staticmethod
+    def _media(media: Any) -> list[str]:
+        if not media:
+            return []
+        items = [media] if isinstance(media, str) else list(media)
+        if len(items) > 10 or any(not isinstance(i, str) or not i.strip() for i in items):
+            raise UserError("media is a list of up to 10 file paths or URLs")
+        return [i.strip() for i in items]
+
+    def _target(self, spec: JobSpec, actor: Actor, base: Target | None = None) -> Target:
+        current = base or Target()
+        target = Target(
+            deliver=spec.deliver if spec.deliver is not None else current.deliver,
+            channel=(spec.channel if spec.channel is not None else current.channel) or None,
+            to=(spec.to if spec.to is not None else current.to) or None,
+            best_effort=spec.best_effort if spec.best_effort is not None else current.best_effort,
+        )
+        if target.channel or target.to:
+            session = self.resolve_target(target.channel, target.to, actor)
+            if session != actor.origin and not actor.is_admin:
+                raise PermissionDenied(
+                    "only admins may deliver to another chat; leave channel and to empty to "
+                    "deliver here"
+                )
+        return target
+
+
+def _clean_text(text: str, *, keep_newlines: bool) -> str:
+    """Drop control characters (they break chat clients and logs); keep tabs and newlines."""
+    allowed = "\n\t" if keep_newlines else ""
+    cleaned = "".join(ch for ch in text if ch >= " " or ch in allowed)
+    return cleaned if keep_newlines else " ".join(cleaned.split())
+
+
+def describe_next_run(job: Job) -> str:
+    """``next run: 2026-01-12 18:00:00 CST (Asia/Shanghai)``: in every create/edit reply."""
+    if not job.enabled:
+        return "paused"
+    return f"next run: {format_local(job.next_run_at, job.schedule.tz)}"

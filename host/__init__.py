@@ -1,0 +1,1 @@
+"""The AstrBot side of the plugin: running jobs through the host, sending, permissions."""

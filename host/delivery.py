@@ -1,0 +1,49 @@
+"""Sending through AstrBot: where a job's output goes, and turning send failures into
+errors the engine can judge (retry or not)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from astrbot.api.event import MessageChain
+
+from ..core.models import Job
+from .failures import is_transient
+
+if TYPE_CHECKING:
+    from astrbot.api.star import Context
+
+
+class DeliveryError(RuntimeError):
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def delivery_session(job: Job) -> str:
+    """The session a job's output goes to: its target if it has a full one, else its origin."""
+    target = job.target
+    if target.to and target.to.count(":") >= 2:
+        return target.to
+    if target.channel and target.to:
+        return f"{target.channel}:{target.to}"
+    return job.owner.origin
+
+
+async def send(context: Context, session: str, chain: MessageChain) -> None:
+    """Push ``chain`` to ``session``; DeliveryError says whether trying again may help."""
+    try:
+        found = await context.send_message(session, chain)
+    except ValueError as exc:  # a malformed session string
+        raise DeliveryError(f"invalid target session {session!r}: {exc}", transient=False) from exc
+    except Exception as exc:
+        raise DeliveryError(
+            f"sending to {session} failed: {type(exc).__name__}: {exc}",
+            transient=is_transient(exc),
+        ) from exc
+    if not found:
+        platform = session.split(":", 1)[0]
+        raise DeliveryError(
+            f"no platform {platform!r} is loaded in AstrBot, so nothing can be sent to {session}",
+            transient=False,
+        )

@@ -1,0 +1,97 @@
+"""Wires the core to AstrBot: settings from the plugin config, the store, the engine and
+the service, started once AstrBot's platforms are up and stopped on terminate()."""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.engine import Engine
+from ..core.errors import StoreError
+from ..core.models import Mode
+from ..core.service import TaskService
+from ..core.settings import Settings
+from ..core.store import Store
+from .executor import HostExecutor
+
+if TYPE_CHECKING:
+    from astrbot.api.star import Context
+
+PLUGIN_NAME = "astrbot_plugin_future_tasks"
+DB_FILE = "future_tasks.db"
+SKIP_ENV = "FUTURE_TASKS_SKIP_CRON"
+
+
+def _registry() -> dict[str, Engine]:
+    """Engines running in this process, by database path. It lives outside the plugin's
+    modules, which a reload replaces, so a reload can never leave two timers running."""
+    name = "_astrbot_future_tasks_engines"
+    module = sys.modules.get(name)
+    if module is None:
+        module = types.ModuleType(name)
+        module.engines = {}  # type: ignore[attr-defined]
+        sys.modules[name] = module
+    return module.engines  # type: ignore[attr-defined,no-any-return]
+
+
+def load_settings(context: Context, config: Mapping[str, Any] | None) -> Settings:
+    host_tz = ""
+    try:
+        host_tz = str(context.get_config().get("timezone") or "")
+    except Exception:  # an odd host config must not stop the plugin
+        host_tz = ""
+    return Settings.from_mapping(dict(config or {}), host_timezone=host_tz)
+
+
+def database_path(settings: Settings, data_dir: Path) -> Path:
+    if settings.database_path.strip():
+        return Path(settings.database_path.strip()).expanduser()
+    return data_dir / DB_FILE
+
+
+class Runtime:
+    """The plugin's running parts; ``error`` says why the scheduler is not running."""
+
+    def __init__(self, context: Context, settings: Settings, db_path: Path) -> None:
+        self.context = context
+        self.settings = settings
+        self.store = Store(db_path)
+        self.executor = HostExecutor(context, settings)
+        self.engine = Engine(self.store, self.executor, settings, alert=self.executor.alert)
+        self.service = TaskService(
+            self.store, self.engine, settings, modes=frozenset({Mode.REMINDER})
+        )
+        self.opened = False
+        self.error: str | None = None
+
+    async def open(self) -> None:
+        """Open the database; a file that cannot be read leaves the plugin idle, not broken."""
+        try:
+            await self.store.open()
+            self.opened = True
+        except StoreError as exc:
+            self.error = str(exc)
+            self.engine.off_reason = f"database error: {exc}"
+
+    async def start(self) -> None:
+        """Start firing (idempotent). Stops any engine a previous load left on this file."""
+        if not self.opened or self.engine.started:
+            return
+        key = str(self.store.path.resolve())
+        previous = _registry().pop(key, None)
+        if previous is not None and previous is not self.engine:
+            await previous.stop()
+        await self.engine.start(skip_cron=os.environ.get(SKIP_ENV, "").strip() == "1")
+        if self.engine.started:
+            _registry()[key] = self.engine
+
+    async def stop(self) -> None:
+        key = str(self.store.path.resolve())
+        if _registry().get(key) is self.engine:
+            del _registry()[key]
+        await self.engine.stop()
+        await self.store.close()

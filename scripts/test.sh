@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Lint, format check, unit tests, then integration tests against a real AstrBot.
+#
+# Integration tests run in their own pytest process: AstrBot keeps process-global
+# state and can boot in-process only once. Every step runs even if an earlier
+# one failed, so one run reports everything; the exit status is non-zero if any
+# step failed. Extra arguments are passed to both pytest runs (e.g. -x, -k).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/setup.sh || exit 1
+BIN="$ROOT/.venv/bin"
+
+failed=()
+step() {
+    local name="$1"
+    shift
+    printf '\n==> %s\n' "$name"
+    if ! "$@"; then
+        failed+=("$name")
+    fi
+}
+
+# Exclusions for .venv/.astrbot-home/.test-artifacts live in pyproject.toml.
+step "ruff check" "$BIN/ruff" check .
+step "ruff format --check" "$BIN/ruff" format --check .
+step "unit tests" "$BIN/python" -m pytest tests/unit "$@"
+step "integration tests" "$BIN/python" -m pytest tests/integration "$@"
+
+echo
+if ((${#failed[@]})); then
+    printf 'FAILED: %s\n' "${failed[@]}"
+    exit 1
+fi
+echo "All checks passed."

@@ -1,0 +1,33 @@
+"""Fixtures for integration tests against a real, in-process AstrBot.
+
+AstrBot boots once per pytest process (it keeps process-global state), so the
+``astrbot`` fixture is session-scoped; run these tests in their own pytest
+process, separately from ``tests/unit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.harness import AstrBot, AstrBotRunner
+
+
+@pytest.fixture(scope="session")
+def astrbot() -> Iterator[AstrBot]:
+    """The running AstrBot with the plugin loaded and the fake OneBot connected."""
+    runner = AstrBotRunner()
+    handle = runner.start()  # raises AstrBotBootError (with log lines) on failure
+    try:
+        yield handle
+    finally:
+        runner.stop()
+        runner.dump_logs()
+        runner.cleanup()
+
+
+@pytest.fixture
+def onebot_mark(astrbot: AstrBot) -> int:
+    """Index into ``astrbot.onebot.actions`` at test start, for ``since=``."""
+    return astrbot.onebot.mark()

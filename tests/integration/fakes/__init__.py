@@ -1,0 +1,1 @@
+"""In-process fakes of the services AstrBot talks to (OneBot v11, OpenAI)."""
