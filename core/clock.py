@@ -46,6 +46,10 @@ class FakeClock:
             if not future.done():
                 future.set_result(None)
 
+    def deadlines(self) -> list[int]:
+        """When the current waiters will wake, soonest first (what a timer is armed for)."""
+        return sorted(d for d, _, f in self._sleepers if not f.done())
+
     def advance(self, ms: int) -> None:
         self.set(self._now + ms)
 

@@ -484,8 +484,9 @@ class TaskService:
 
 def _clean_text(text: str, *, keep_newlines: bool) -> str:
     """Drop control characters (they break chat clients and logs); keep tabs and newlines."""
-    allowed = "\n\t" if keep_newlines else ""
-    cleaned = "".join(ch for ch in text if ch >= " " or ch in allowed)
+    if not keep_newlines:
+        text = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    cleaned = "".join(ch for ch in text if ch >= " " or ch in "\n\t")
     return cleaned if keep_newlines else " ".join(cleaned.split())
 
 

@@ -1,0 +1,143 @@
+"""The store: never replaces a database it cannot read, migrates with a backup, and
+serves the hot queries from the due index."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core.engine import Engine
+from core.errors import StoreError
+from core.migrations import SCHEMA_VERSION
+from core.settings import Settings
+from core.store import Store
+
+from .conftest import ADMIN, ScriptedExecutor, World, at, make_world
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"this is not a database at all\n" * 100,
+        b"SQLite format 3\x00" + b"\xff" * 4080,  # a header, then garbage
+    ],
+)
+async def test_corrupt_database_is_left_untouched_and_refused(tmp_path: Path, content: bytes):
+    path = tmp_path / "tasks.db"
+    path.write_bytes(content)
+    store = Store(path)
+    with pytest.raises(StoreError, match="left untouched"):
+        await store.open()
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tasks.db"]  # no -wal, no backup
+
+
+async def test_a_damaged_page_fails_the_integrity_check(tmp_path: Path):
+    world = await make_world(tmp_path / "tasks.db", at("2026-01-05 09:00"))
+    for _ in range(40):
+        await world.create(ADMIN, message="x" * 2000, every="1h")
+    await world.engine.stop()
+    await world.store.close()
+    path = tmp_path / "tasks.db"
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 3 * page
+    data[2 * page : 2 * page + 16] = b"\xff" * 16  # scribble over a b-tree page header
+    path.write_bytes(bytes(data))
+    before = path.read_bytes()
+    with pytest.raises(StoreError):
+        await Store(path).open()
+    assert path.read_bytes() == before
+
+
+async def test_the_scheduler_refuses_to_start_on_a_corrupt_file(tmp_path: Path):
+    """What the plugin does: the store fails to open, nothing starts, the error is kept."""
+    path = tmp_path / "tasks.db"
+    path.write_bytes(b"garbage" * 1000)
+    store = Store(path)
+    try:
+        await store.open()
+    except StoreError as exc:
+        message = str(exc)
+    assert "cannot be read" in message and str(path) in message
+    with pytest.raises(StoreError, match="not open"):
+        await Engine(store, ScriptedExecutor(None), Settings()).start(timer=False)  # type: ignore[arg-type]
+
+
+async def test_newer_schema_is_refused_untouched(tmp_path: Path):
+    path = tmp_path / "tasks.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+        db.execute("CREATE TABLE future (x)")
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="newer"):
+        await Store(path).open()
+    assert path.read_bytes() == before
+
+
+async def test_upgrade_backs_the_file_up_first(tmp_path: Path, monkeypatch):
+    import core.migrations as migrations
+    import core.store as store_module
+
+    path = tmp_path / "tasks.db"
+    store = Store(path)
+    await store.open()
+    await store.close()
+    upgraded = {**migrations.MIGRATIONS, SCHEMA_VERSION + 1: ["ALTER TABLE jobs ADD note TEXT"]}
+    monkeypatch.setattr(store_module, "MIGRATIONS", upgraded)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    store = Store(path)
+    await store.open()
+    backup = tmp_path / f"tasks.db.v{SCHEMA_VERSION}.bak"
+    assert backup.exists()
+    with sqlite3.connect(backup) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    row = await store._fetchone("PRAGMA user_version")
+    assert row[0] == SCHEMA_VERSION + 1
+    await store.close()
+
+
+async def test_wal_mode_and_due_queries_use_the_index(world: World):
+    mode = await world.store._fetchone("PRAGMA journal_mode")
+    assert mode[0] == "wal"
+    for sql, params in [
+        (
+            "SELECT next_run_at FROM jobs INDEXED BY jobs_due WHERE enabled=1 AND "
+            "next_run_at IS NOT NULL AND running_run_id IS NULL ORDER BY next_run_at LIMIT 1",
+            (),
+        ),
+        (
+            "SELECT id FROM jobs INDEXED BY jobs_due WHERE enabled=1 AND next_run_at <= ? "
+            "AND running_run_id IS NULL ORDER BY next_run_at LIMIT 500",
+            (0,),
+        ),
+    ]:
+        plan = await world.store._fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
+        text = " ".join(str(r[-1]) for r in plan)
+        assert "jobs_due" in text and "SCAN jobs" not in text.replace("USING INDEX", ""), text
+
+
+async def test_run_history_is_pruned_per_job(tmp_path: Path):
+    world = await make_world(tmp_path / "t.db", at("2026-01-05 09:00"), run_history_keep=5)
+    a = await world.create(message="a", every="1m")
+    b = await world.create(message="b", every="5m")
+    for minute in range(1, 13):
+        await world.at_time(at("2026-01-05 09:00") + minute * 60_000)
+    runs_a, total_a = await world.store.runs_for(a.id, limit=100)
+    _, total_b = await world.store.runs_for(b.id, limit=100)
+    assert total_a == 5 and total_b == 2
+    assert runs_a[0].started_at == at("2026-01-05 09:12")  # the newest kept
+    await world.store.close()
+
+
+async def test_routes_and_pending_events_round_trip(world: World):
+    await world.store.set_route("qq:1001", "qq:GroupMessage:5", 1)
+    await world.store.set_route("qq:1001", "qq:FriendMessage:1001", 2)
+    assert await world.store.get_route("qq:1001") == "qq:FriendMessage:1001"
+    await world.store.add_pending_event("qq:FriendMessage:1001", None, "first", 1)
+    await world.store.add_pending_event("qq:FriendMessage:1001", None, "second", 2)
+    assert await world.store.origins_with_pending_events() == ["qq:FriendMessage:1001"]
+    assert await world.store.take_pending_events("qq:FriendMessage:1001") == ["first", "second"]
+    assert await world.store.take_pending_events("qq:FriendMessage:1001") == []
