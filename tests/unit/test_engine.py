@@ -508,3 +508,13 @@ async def test_ten_thousand_jobs_due_at_once_each_run_once(world: World):
     assert counts == {"total": 5_000, "enabled": 0, "disabled": 5_000, "running": 0}
     assert await world.store.run_count_by_status() == {"ok": 10_000}
     assert await world.at_time(due + HOUR) == 0
+
+
+async def test_skip_cron_environment_switch_fires_nothing(tmp_path: Path):
+    world = await make_world(tmp_path / "t.db", at("2026-01-05 09:00"))
+    await world.engine.stop()
+    await world.engine.start(timer=False, skip_cron=True)
+    job = await world.create(message="x", run_at="1m")
+    assert await world.at_time(job.next_run_at) == 0
+    assert (await world.service.status())["off_reason"] == "disabled by FUTURE_TASKS_SKIP_CRON=1"
+    await world.store.close()
