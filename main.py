@@ -1,16 +1,22 @@
 """astrbot_plugin_future_tasks: scheduled reminders and proactive agent runs for AstrBot.
 
-This file only wires AstrBot's life cycle to the plugin's runtime; the scheduling logic
-lives in ``core/`` (no AstrBot imports) and the AstrBot side in ``host/``.
+This file only wires AstrBot's hooks to the plugin's runtime; the scheduling logic lives
+in ``core/`` (no AstrBot imports), the AstrBot side in ``host/`` and the LLM tools in
+``tools/``.
 """
 
 from __future__ import annotations
 
 from astrbot.api import AstrBotConfig, logger
-from astrbot.api.event import filter
+from astrbot.api.event import AstrMessageEvent, filter
+from astrbot.api.provider import ProviderRequest
 from astrbot.api.star import Context, Star, StarTools
 
+from .host.commands import CronCommands, actor_from_event
 from .host.runtime import PLUGIN_NAME, Runtime, database_path, load_settings
+from .tools.future_task_tools import TOOL_NAMES, build_tools, refresh_descriptions
+
+CORE_FUTURE_TASK_TOOL = "future_task"  # AstrBot's own scheduler tool
 
 
 class FutureTasksPlugin(Star):
@@ -20,6 +26,9 @@ class FutureTasksPlugin(Star):
         self.settings = load_settings(context, config)
         data_dir = StarTools.get_data_dir(PLUGIN_NAME)
         self.runtime = Runtime(context, self.settings, database_path(self.settings, data_dir))
+        self.commands = CronCommands(self.runtime)
+        self.tools = build_tools(self.runtime)
+        context.add_llm_tools(*self.tools)
 
     @property
     def service(self):
@@ -49,9 +58,36 @@ class FutureTasksPlugin(Star):
         elif engine.off_reason:
             logger.warning(f"[future tasks] scheduler is off: {engine.off_reason}")
 
+    @filter.command("cron")
+    async def cron(self, event: AstrMessageEvent):
+        """Scheduled tasks: /cron add <when> <text>, /cron list, /cron help"""
+        reply = await self.commands.handle(actor_from_event(event), _command_arguments(event))
+        yield event.plain_result(reply)
+
+    @filter.event_message_type(filter.EventMessageType.ALL, priority=100)
+    async def remember_route(self, event: AstrMessageEvent) -> None:
+        """Where the bot last talked with each user: the target of ``channel: last``."""
+        await self.runtime.remember_route(actor_from_event(event))
+
+    @filter.on_llm_request()
+    async def adjust_tools(self, event: AstrMessageEvent, request: ProviderRequest) -> None:
+        """Keep the core scheduler's tool away from the model; tell it the time and zone."""
+        if self.settings.hide_core_future_task and request.func_tool is not None:
+            request.func_tool.remove_tool(CORE_FUTURE_TASK_TOOL)
+        refresh_descriptions(self.tools, self.runtime)
+
     async def terminate(self) -> None:
+        for name in TOOL_NAMES:
+            self.context.get_llm_tool_manager().remove_func(name)
         await self.runtime.stop()
         logger.info("[future tasks] scheduler stopped")
+
+
+def _command_arguments(event: AstrMessageEvent) -> str:
+    """What follows ``/cron`` in the message, as typed."""
+    text = (event.message_str or "").strip().lstrip("/").strip()
+    head, _, rest = text.partition(" ")
+    return rest if head.lower() == "cron" else text
 
 
 def _platforms_loaded(context: Context) -> bool:

@@ -92,6 +92,7 @@ class Target(_Record):
     channel: str | None = None
     to: str | None = None
     best_effort: bool = False
+    session: str | None = None  # channel/to resolved at creation; None: the origin (or last)
 
 
 class Owner(_Record):

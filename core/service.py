@@ -472,8 +472,10 @@ class TaskService:
             to=(spec.to if spec.to is not None else current.to) or None,
             best_effort=spec.best_effort if spec.best_effort is not None else current.best_effort,
         )
+        target.session = None
         if target.channel or target.to:
             session = self.resolve_target(target.channel, target.to, actor)
+            target.session = session
             if session != actor.origin and not actor.is_admin:
                 raise PermissionDenied(
                     "only admins may deliver to another chat; leave channel and to empty to "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from astrbot.api.event import MessageChain
 
 from ..core.models import Job
+from ..core.store import Store, owner_key
 from .failures import is_transient
 
 if TYPE_CHECKING:
@@ -20,14 +21,14 @@ class DeliveryError(RuntimeError):
         self.transient = transient
 
 
-def delivery_session(job: Job) -> str:
-    """The session a job's output goes to: its target if it has a full one, else its origin."""
+async def delivery_session(job: Job, store: Store) -> str:
+    """The session a job's output goes to: ``last`` (where the bot last talked with the
+    owner), the target resolved at creation, or the job's origin."""
     target = job.target
-    if target.to and target.to.count(":") >= 2:
-        return target.to
-    if target.channel and target.to:
-        return f"{target.channel}:{target.to}"
-    return job.owner.origin
+    if (target.channel or "").lower() == "last":
+        route = await store.get_route(owner_key(job.owner.origin, job.owner.sender_id))
+        return route or job.owner.origin
+    return target.session or job.owner.origin
 
 
 async def send(context: Context, session: str, chain: MessageChain) -> None:

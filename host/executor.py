@@ -1,44 +1,77 @@
-"""Runs a job inside AstrBot. Reminders send their text as written: no model involved."""
+"""Runs a job inside AstrBot: reminders send their text as written (no model involved);
+``main`` and ``isolated`` jobs go to the agent runner."""
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING
+import asyncio
+from collections.abc import Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Protocol
 
 from ..core.engine import RunContext
 from ..core.models import Delivery, Job, Mode, RunStatus
 from ..core.policy import Outcome
 from ..core.schedule import format_local
 from ..core.settings import Settings
+from ..core.store import Store
 from .delivery import DeliveryError, delivery_session, send
 from .messages import build_chain
 
 if TYPE_CHECKING:
+    from astrbot.api.event import MessageChain
     from astrbot.api.star import Context
+
+# Set while a scheduled run executes, so the scheduling tools can refuse to be used from
+# inside one (an agent run can not create further jobs).
+CURRENT_RUN: ContextVar[str | None] = ContextVar("future_tasks_current_run", default=None)
+SEND_RETRY_DELAYS = (5.0, 10.0, 20.0)
+
+
+class AgentModes(Protocol):
+    async def run_main(self, job: Job, run: RunContext, session: str) -> Outcome: ...
+
+    async def run_isolated(self, job: Job, run: RunContext, session: str) -> Outcome: ...
 
 
 class HostExecutor:
-    """The engine's executor: performs a run with AstrBot's platforms."""
+    """The engine's executor: performs a run with AstrBot's platforms and providers."""
 
-    def __init__(self, context: Context, settings: Settings) -> None:
+    def __init__(
+        self,
+        context: Context,
+        settings: Settings,
+        store: Store,
+        *,
+        agents: AgentModes | None = None,
+        retry_delays: Sequence[float] = SEND_RETRY_DELAYS,
+    ) -> None:
         self.context = context
         self.settings = settings
+        self.store = store
+        self.agents = agents
+        self.retry_delays = tuple(retry_delays)
 
     async def execute(self, job: Job, run: RunContext) -> Outcome:
-        if job.payload.mode != Mode.REMINDER:
-            return Outcome(
-                RunStatus.ERROR,
-                Delivery.NOT_DELIVERED,
-                error=f"mode {job.payload.mode.value} is not available in this version",
-            )
-        return await self.remind(job, run)
+        token = CURRENT_RUN.set(run.run_id)
+        try:
+            session = await delivery_session(job, self.store)
+            if job.payload.mode == Mode.REMINDER:
+                return await self.remind(job, run, session)
+            if self.agents is None:
+                return Outcome(RunStatus.ERROR, Delivery.NOT_DELIVERED,
+                               error="agent runs are not available")  # fmt: skip
+            if job.payload.mode == Mode.MAIN:
+                return await self.agents.run_main(job, run, session)
+            return await self.agents.run_isolated(job, run, session)
+        finally:
+            CURRENT_RUN.reset(token)
 
-    async def remind(self, job: Job, run: RunContext) -> Outcome:
+    async def remind(self, job: Job, run: RunContext, session: str) -> Outcome:
         text = reminder_text(job, run, self.settings.reminder_prefix)
         if job.target.deliver is False:
             return Outcome(RunStatus.OK, Delivery.NOT_REQUESTED, output=text)
         try:
-            await send(self.context, delivery_session(job), build_chain(text, job.payload.media))
+            await self.send_with_retries(session, build_chain(text, job.payload.media))
         except DeliveryError as exc:
             if job.target.best_effort:
                 return Outcome(RunStatus.OK, Delivery.NOT_DELIVERED, output=text, error=str(exc))
@@ -48,10 +81,23 @@ class HostExecutor:
         run.mark_delivered()
         return Outcome(RunStatus.OK, Delivery.DELIVERED, output=text)
 
+    async def send_with_retries(self, session: str, chain: MessageChain) -> None:
+        """Send; a transient failure is tried again after 5, 10 and 20 s."""
+        for delay in (*self.retry_delays, None):
+            try:
+                await send(self.context, session, chain)
+                return
+            except DeliveryError as exc:
+                if not exc.transient or delay is None:
+                    raise
+            await asyncio.sleep(delay)
+
     async def alert(self, job: Job, text: str) -> None:
         """Tell a job's owner something went wrong (best effort: an alert never fails a run)."""
-        with contextlib.suppress(DeliveryError):
+        try:
             await send(self.context, job.owner.origin, build_chain(f"[future tasks] {text}", []))
+        except DeliveryError:
+            return
 
 
 def reminder_text(job: Job, run: RunContext, prefix: str) -> str:

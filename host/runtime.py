@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.engine import Engine
 from ..core.errors import StoreError
-from ..core.models import Mode
-from ..core.service import TaskService
+from ..core.models import Job, Mode
+from ..core.service import Actor, TaskService
 from ..core.settings import Settings
 from ..core.store import Store
+from .commands import creation_text
+from .delivery import delivery_session
 from .executor import HostExecutor
+from .targets import TargetResolver
 
 if TYPE_CHECKING:
     from astrbot.api.star import Context
@@ -60,13 +63,19 @@ class Runtime:
         self.context = context
         self.settings = settings
         self.store = Store(db_path)
-        self.executor = HostExecutor(context, settings)
+        self.executor = HostExecutor(context, settings, self.store)
         self.engine = Engine(self.store, self.executor, settings, alert=self.executor.alert)
+        self.targets = TargetResolver(context)
         self.service = TaskService(
-            self.store, self.engine, settings, modes=frozenset({Mode.REMINDER})
+            self.store,
+            self.engine,
+            settings,
+            resolve_target=self.targets.resolve,
+            modes=frozenset({Mode.REMINDER}),
         )
         self.opened = False
         self.error: str | None = None
+        self._routes: dict[str, str] = {}
 
     async def open(self) -> None:
         """Open the database; a file that cannot be read leaves the plugin idle, not broken."""
@@ -95,3 +104,25 @@ class Runtime:
             del _registry()[key]
         await self.engine.stop()
         await self.store.close()
+
+    async def creation_reply(self, job: Job) -> str:
+        """The reply to a new job, with a note when its platform cannot push reliably."""
+        notes = []
+        if (job.target.channel or "").lower() != "last":
+            warning = self.targets.push_warning(await delivery_session(job, self.store))
+            if warning:
+                notes.append(warning)
+        if not self.engine.started:
+            notes.append(f"note: the scheduler is off ({self.engine.off_reason}); it will not fire")
+        return creation_text(job, notes)
+
+    async def remember_route(self, actor: Actor) -> None:
+        """Record where the bot last talked with this user (written only when it changes)."""
+        if not self.opened or self._routes.get(actor.key) == actor.origin:
+            return
+        self._routes[actor.key] = actor.origin
+        await self.store.set_route(actor.key, actor.origin, self.engine.clock.now_ms())
+
+    async def wake(self, actor: Actor, text: str, next_heartbeat: bool) -> str:
+        """A main-session event now, without a job (OpenClaw's ``system event``)."""
+        return "Error: main-session events are not available in this version"

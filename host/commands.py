@@ -1,0 +1,145 @@
+"""``/cron``: the chat commands of SPEC §8.2, carried out through the shared service.
+
+Replies are short and plain. Errors say what was wrong and show the right form.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..core import cron_command, present
+from ..core.errors import UserError
+from ..core.models import Mode, ScheduleKind
+from ..core.schedule import format_local
+from ..core.service import Actor, JobChanges, JobSpec, describe_next_run
+
+if TYPE_CHECKING:
+    from astrbot.api.event import AstrMessageEvent
+
+    from .runtime import Runtime
+
+_MODE_NAMES = {
+    Mode.REMINDER: "reminder",
+    Mode.MAIN: "main-session event",
+    Mode.ISOLATED: "agent task",
+}
+
+
+def actor_from_event(event: AstrMessageEvent) -> Actor:
+    """Who sent ``event``, in which chat, and whether AstrBot counts them as an admin."""
+    return Actor(
+        origin=event.unified_msg_origin,
+        sender_id=str(event.get_sender_id()),
+        sender_name=str(event.get_sender_name() or ""),
+        is_admin=bool(event.is_admin()),
+    )
+
+
+class CronCommands:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @property
+    def service(self):
+        return self.runtime.service
+
+    async def handle(self, actor: Actor, arguments: str) -> str:
+        try:
+            command = cron_command.parse(arguments)
+            return await getattr(self, f"_{command.verb}")(actor, command)
+        except UserError as exc:
+            return f"Error: {exc}"
+
+    async def _help(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        return cron_command.USAGE
+
+    async def _add(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        spec = JobSpec(
+            message=command.text or "",
+            mode=command.mode or Mode.REMINDER.value,
+            when=command.when,
+            tz=command.tz,
+            name=command.name,
+            delete_after_run=False if command.keep else None,
+        )
+        job = await self.service.create(actor, spec)
+        return await self.runtime.creation_reply(job)
+
+    async def _list(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        page = await self.service.list(actor, all_jobs=command.all, limit=100)
+        if not page.jobs:
+            return "No tasks yet. Create one with: /cron add 20m stretch"
+        lines = [present.job_line(job) for job in page.jobs]
+        if page.total > len(page.jobs):
+            lines.append(f"({len(page.jobs)} of {page.total} shown)")
+        return "\n".join(lines)
+
+    async def _show(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        return present.job_details(await self.service.get(actor, command.job_id or ""))
+
+    async def _rm(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        job = await self.service.cancel(actor, command.job_id or "")
+        return f"Deleted {job.id} ({job.display_name})."
+
+    async def _pause(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        job = await self.service.set_enabled(actor, command.job_id or "", False)
+        return f"Paused {job.id}. Resume with /cron resume {job.id}"
+
+    async def _resume(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        job = await self.service.set_enabled(actor, command.job_id or "", True)
+        return f"Resumed {job.id}; {describe_next_run(job)}"
+
+    async def _run(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        job_id = command.job_id or ""
+        await self.service.run_now(actor, job_id)
+        return f"Started a run of {job_id} now (the schedule stays). See /cron runs {job_id}"
+
+    async def _runs(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        job = await self.service.get(actor, command.job_id or "")
+        runs, total = await self.service.history(actor, job.id, limit=command.count or 10)
+        if not runs:
+            return f"{job.id} has not run yet; {describe_next_run(job)}"
+        lines = [f"Runs of {job.id}, newest first ({len(runs)} of {total}):"]
+        lines += [present.run_line(run, job.schedule.tz) for run in runs]
+        return "\n".join(lines)
+
+    async def _edit(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        changes = JobChanges(
+            when=command.when,
+            message=command.text,
+            tz=command.tz,
+            name=command.name,
+            mode=command.mode,
+            delete_after_run=False if command.keep else None,
+        )
+        job = await self.service.edit(actor, command.job_id or "", changes)
+        return f"Updated {job.id}; {describe_next_run(job)}"
+
+    async def _status(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        status = await self.service.status()
+        jobs = status["jobs"]
+        state = "on" if status["enabled"] else f"off ({status['off_reason']})"
+        wake = status["next_wake_at"]
+        tz = self.service.settings.timezone
+        return "\n".join(
+            [
+                f"scheduler: {state}",
+                f"tasks: {jobs['total']} ({jobs['enabled']} enabled, {jobs['running']} running)",
+                f"next wake: {format_local(wake, tz) if wake else 'nothing scheduled'}",
+                f"last error: {status['last_error'] or 'none'}",
+                f"database: {status['database_path']}",
+            ]
+        )
+
+    async def _wake(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        return await self.runtime.wake(actor, command.text or "", command.next_heartbeat)
+
+
+def creation_text(job, notes: list[str]) -> str:
+    """The reply to a create: the id (as ``id: <id>``), the mode and the next run."""
+    kind = "one-shot" if job.schedule.kind == ScheduleKind.AT else present.schedule_words(job)
+    lines = [
+        f"Created {_MODE_NAMES[job.payload.mode]} ({kind}), id: {job.id}",
+        describe_next_run(job),
+    ]
+    return "\n".join(lines + notes)

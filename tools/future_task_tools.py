@@ -1,0 +1,257 @@
+"""The ``future_task_*`` tools the host's main agent is offered (SPEC §8.1).
+
+Flat parameters with precise JSON schemas (models handle flat parameters far better than
+nested objects). Every result is a sentence the model can pass on or act on; every
+refusal says what to fix. The tools go through the same service as the chat commands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from astrbot.core.agent.run_context import ContextWrapper
+from astrbot.core.agent.tool import FunctionTool
+from astrbot.core.astr_agent_context import AstrAgentContext
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from ..core import present
+from ..core.errors import UserError
+from ..core.service import JobChanges, JobSpec, describe_next_run
+from ..host.commands import actor_from_event
+from ..host.executor import CURRENT_RUN
+
+if TYPE_CHECKING:
+    from ..host.runtime import Runtime
+
+TOOL_NAMES = (
+    "future_task_create",
+    "future_task_list",
+    "future_task_edit",
+    "future_task_cancel",
+    "future_task_run",
+    "future_task_history",
+)
+
+_STR = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_JOB_ID = {"type": "string", "description": "The task id (8 characters), from future_task_list."}
+_SCHEDULE_FIELDS: dict[str, dict[str, Any]] = {
+    "run_at": {
+        **_STR,
+        "description": "Run once: a relative delay like '20m', '1h30m', '45s', '2d', a wall-clock "
+        "time like '08:00' (the next one), or ISO 8601 like '2026-01-12T18:00' (read in the "
+        "task's zone) or with an offset '2026-01-12T18:00+08:00'. Prefer relative delays for "
+        "'in N minutes'.",
+    },
+    "every": {**_STR, "description": "Repeat at a fixed interval, e.g. '30m', '2h', '1d'."},
+    "cron": {
+        **_STR,
+        "description": "Repeat on a 5-field cron expression in the task's zone, e.g. "
+        "'0 8 * * *' (daily 08:00) or '0 9 * * mon-fri'.",
+    },
+}
+_FIELDS: dict[str, dict[str, Any]] = {
+    "message": {
+        **_STR,
+        "description": "For a reminder: the exact text to send. For an agent task: the "
+        "instruction to carry out when it fires.",
+    },
+    "mode": {
+        "type": "string",
+        "enum": ["reminder", "main", "isolated"],
+        "description": "reminder (default): send the message as written, no model. main: hand "
+        "the event to you in this conversation. isolated: a separate agent run whose answer is "
+        "delivered (use it for 'check X and tell me').",
+    },
+    **_SCHEDULE_FIELDS,
+    "tz": {**_STR, "description": "IANA time zone, e.g. 'Asia/Shanghai'. Default: see above."},
+    "name": {**_STR, "description": "A short label for the task."},
+    "deliver": {**_BOOL, "description": "false: run without sending the result anywhere."},
+    "channel": {
+        **_STR,
+        "description": "Deliver on another platform (its id), or 'last' for where the user last "
+        "talked with you. Leave empty to deliver to this chat.",
+    },
+    "to": {**_STR, "description": "Chat id on that platform (admins only). Empty: this chat."},
+    "delete_after_run": {
+        **_BOOL,
+        "description": "One-time tasks are deleted after a successful run unless false.",
+    },
+    "catch_up": {
+        "type": "string",
+        "enum": ["once", "skip", "all"],
+        "description": "Runs missed while the bot was down: once (default, the latest), skip, all.",
+    },
+    "model": {**_STR, "description": "Provider id for agent runs; empty: the chat's current one."},
+    "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
+}
+
+
+def _schema(fields: dict[str, dict[str, Any]], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": fields, "required": required}
+
+
+@dataclass
+class FutureTaskTool(FunctionTool[AstrAgentContext]):
+    """Shared by the six tools: who is asking, the no-recursion rule, error sentences."""
+
+    runtime: Any = Field(default=None, repr=False)
+
+    async def call(self, context: ContextWrapper[AstrAgentContext], **kwargs: Any) -> str:
+        if CURRENT_RUN.get() is not None:
+            return (
+                "Error: a scheduled run can not create or change scheduled tasks. Do the work "
+                "now and report the result instead."
+            )
+        runtime: Runtime = self.runtime
+        actor = actor_from_event(context.context.event)
+        try:
+            return await self.act(
+                runtime, actor, {k: v for k, v in kwargs.items() if v is not None}
+            )
+        except UserError as exc:
+            return f"Error: {exc}"
+
+    async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class CreateTool(FutureTaskTool):
+    name: str = "future_task_create"
+    description: str = (
+        "Schedule a task: a reminder sent at a time, or an agent run that does something "
+        "later or repeatedly. Give exactly one of run_at, every or cron."
+    )
+    parameters: dict = Field(default_factory=lambda: _schema(_FIELDS, ["message"]))
+
+    async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
+        job = await runtime.service.create(actor, JobSpec.from_mapping(args))
+        return (await runtime.creation_reply(job)).replace("\n", "; ")
+
+
+@dataclass
+class ListTool(FutureTaskTool):
+    name: str = "future_task_list"
+    description: str = "List the user's scheduled tasks, one line each (id first)."
+    parameters: dict = Field(
+        default_factory=lambda: _schema(
+            {
+                "include_disabled": {
+                    **_BOOL,
+                    "description": "Also list paused tasks (default true).",
+                }
+            },
+            [],
+        )
+    )
+
+    async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
+        include = bool(args.get("include_disabled", True))
+        page = await runtime.service.list(actor, include_disabled=include, limit=100)
+        if not page.jobs:
+            return "The user has no scheduled tasks."
+        return "\n".join(present.job_line(job) for job in page.jobs)
+
+
+@dataclass
+class EditTool(FutureTaskTool):
+    name: str = "future_task_edit"
+    description: str = (
+        "Change a scheduled task: any field of future_task_create, or enabled=false to pause "
+        "and enabled=true to resume. Changing run_at/every/cron/tz reschedules it."
+    )
+    parameters: dict = Field(
+        default_factory=lambda: _schema(
+            {
+                "job_id": _JOB_ID,
+                **_FIELDS,
+                "enabled": {**_BOOL, "description": "false pauses the task, true resumes it."},
+            },
+            ["job_id"],
+        )
+    )
+
+    async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
+        job_id = str(args.pop("job_id", ""))
+        changes = JobChanges.from_mapping(args)
+        job = await runtime.service.edit(actor, job_id, changes)  # type: ignore[arg-type]
+        return f"Updated task {job.id} ({job.payload.mode.value}); {describe_next_run(job)}."
+
+
+@dataclass
+class CancelTool(FutureTaskTool):
+    name: str = "future_task_cancel"
+    description: str = "Delete a scheduled task for good."
+    parameters: dict = Field(default_factory=lambda: _schema({"job_id": _JOB_ID}, ["job_id"]))
+
+    async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
+        job = await runtime.service.cancel(actor, str(args.get("job_id", "")))
+        return f"Deleted task {job.id} ({job.display_name})."
+
+
+@dataclass
+class RunTool(FutureTaskTool):
+    name: str = "future_task_run"
+    description: str = "Run a scheduled task right now; its schedule does not change."
+    parameters: dict = Field(default_factory=lambda: _schema({"job_id": _JOB_ID}, ["job_id"]))
+
+    async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
+        job_id = str(args.get("job_id", ""))
+        run_id = await runtime.service.run_now(actor, job_id)
+        return f"Started a run of task {job_id} (run {run_id}); its schedule is unchanged."
+
+
+@dataclass
+class HistoryTool(FutureTaskTool):
+    name: str = "future_task_history"
+    description: str = "Recent runs of a task: time, status, delivery and a short output."
+    parameters: dict = Field(
+        default_factory=lambda: _schema(
+            {
+                "job_id": _JOB_ID,
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 50,
+                    "description": "Default 10.",
+                },
+            },
+            ["job_id"],
+        )
+    )
+
+    async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
+        job = await runtime.service.get(actor, str(args.get("job_id", "")))
+        runs, total = await runtime.service.history(actor, job.id, limit=int(args.get("limit", 10)))
+        if not runs:
+            return f"Task {job.id} has not run yet; {describe_next_run(job)}."
+        lines = [f"{len(runs)} of {total} runs of {job.id}, newest first:"]
+        return "\n".join(lines + [present.run_line(r, job.schedule.tz) for r in runs])
+
+
+def build_tools(runtime: Runtime) -> list[FutureTaskTool]:
+    tools = [
+        cls(runtime=runtime)
+        for cls in (CreateTool, ListTool, EditTool, CancelTool, RunTool, HistoryTool)
+    ]
+    refresh_descriptions(tools, runtime)
+    return tools
+
+
+def refresh_descriptions(tools: list[FutureTaskTool], runtime: Runtime) -> None:
+    """Tell the model the zone and the current time, so it computes run_at correctly."""
+    from ..core.schedule import format_local
+
+    tz = runtime.settings.timezone
+    now = format_local(runtime.engine.clock.now_ms(), tz)
+    rules = (
+        f" Times without an offset are read in the task's zone (default {tz}); the current "
+        f"time is {now}. Replies state the next run in the task's zone: tell the user."
+    )
+    for tool in tools:
+        base = type(tool).__dataclass_fields__["description"].default
+        tool.description = (
+            f"{base}{rules}" if tool.name in ("future_task_create", "future_task_edit") else base
+        )
