@@ -71,7 +71,9 @@ def test_add_in_a_group_arrives_in_the_group(astrbot: AstrBot) -> None:
 
 def test_list_show_pause_resume_runs_and_rm(astrbot: AstrBot) -> None:
     mark = astrbot.onebot.mark()
-    job = _job_id(_say(astrbot, USER_A, '/cron add "0 7 * * mon-fri" --name standup Standup!', since=mark))
+    job = _job_id(
+        _say(astrbot, USER_A, '/cron add "0 7 * * mon-fri" --name standup Standup!', since=mark)
+    )
     mark = astrbot.onebot.mark()
     listing = _say(astrbot, USER_A, "/cron list", since=mark)
     lines = listing.splitlines()
