@@ -100,6 +100,7 @@ class Engine:
         self.off_reason: str | None = None
         self.last_error: str | None = None
         self.next_wake_at: int | None = None
+        self._started_at = 0
 
     # ----- life cycle -------------------------------------------------------------------
 
@@ -112,6 +113,7 @@ class Engine:
             return
         self.off_reason = None
         self.started = True
+        self._started_at = self.clock.now_ms()
         await self.recover_interrupted()
         await self.catch_up()
         self._applier = asyncio.create_task(self._apply_loop(), name="future-tasks-applier")
@@ -227,7 +229,7 @@ class Engine:
             trigger=trigger,
             slot_at=job.running_slot_at,
             started_at=now,
-            late=is_late(job.running_slot_at, now),
+            late=self._is_late(job.running_slot_at, now),
             mark_delivered=lambda: self._note_delivered(run_id),
         )
         task = asyncio.create_task(self._execute(job, ctx), name=f"future-task-{run_id}")
@@ -262,6 +264,10 @@ class Engine:
                 log.exception("task %s failed", job.id)
                 return Outcome(RunStatus.ERROR, Delivery.NOT_DELIVERED,
                                error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+
+    def _is_late(self, slot_at: int | None, now: int) -> bool:
+        """Late: well after its slot, or a slot that passed while the bot was down."""
+        return is_late(slot_at, now) or (slot_at is not None and slot_at < self._started_at)
 
     def _note_delivered(self, run_id: str) -> None:
         self._delivered.append(run_id)

@@ -518,3 +518,10 @@ async def test_skip_cron_environment_switch_fires_nothing(tmp_path: Path):
     assert await world.at_time(job.next_run_at) == 0
     assert (await world.service.status())["off_reason"] == "disabled by FUTURE_TASKS_SKIP_CRON=1"
     await world.store.close()
+
+
+async def test_a_slot_missed_in_a_short_downtime_is_still_marked_late(world: World):
+    job = await world.create(message="tea", run_at="1m")
+    await world.restart(down_until_ms=job.next_run_at + 5_000)  # down for just 5 s past it
+    ran = world.executor.ran(job.id)
+    assert len(ran) == 1 and ran[0].late
