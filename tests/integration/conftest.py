@@ -16,7 +16,8 @@ from tests.integration.harness import AstrBot, AstrBotRunner
 
 @pytest.fixture(scope="session")
 def astrbot() -> Iterator[AstrBot]:
-    """The running AstrBot with the plugin loaded and the fake OneBot connected."""
+    """The running AstrBot with the plugin loaded, the fake OneBot connected and the
+    telegram adapter long-polling the fake Bot API (``astrbot.telegram``)."""
     runner = AstrBotRunner()
     handle = runner.start()  # raises AstrBotBootError (with log lines) on failure
     try:
@@ -31,3 +32,9 @@ def astrbot() -> Iterator[AstrBot]:
 def onebot_mark(astrbot: AstrBot) -> int:
     """Index into ``astrbot.onebot.actions`` at test start, for ``since=``."""
     return astrbot.onebot.mark()
+
+
+@pytest.fixture
+def tg_mark(astrbot: AstrBot) -> int:
+    """Index into ``astrbot.telegram.calls`` at test start, for ``since=``."""
+    return astrbot.telegram.mark()

@@ -7,7 +7,7 @@ harness therefore:
 1. builds a throwaway AstrBot root (``astrbot init`` equivalent) with this repo
    symlinked in as ``data/plugins/astrbot_plugin_future_tasks``;
 2. starts a dedicated thread running an asyncio loop that hosts AstrBot and the
-   fakes (scripted OpenAI server, OneBot v11 client);
+   fakes (scripted OpenAI server, OneBot v11 client, Telegram Bot API server);
 3. writes a partial ``data/cmd_config.json`` (AstrBot fills in defaults) that
    points every outbound connection at loopback, *then* imports ``astrbot.core``;
 4. runs the same steps as ``astrbot run`` (``InitialLoader.start``) but keeps the
@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from tests.integration.fakes.llm import DEFAULT_MODEL, FakeLLM
 from tests.integration.fakes.onebot import FakeOneBot
+from tests.integration.fakes.telegram import FakeTelegram
 
 T = TypeVar("T")
 
@@ -48,6 +49,12 @@ ADMIN_ID = "10001"
 """QQ user id listed in ``admins_id``."""
 BOT_SELF_ID = 10000
 """QQ id the fake OneBot client claims to be (``X-Self-ID``)."""
+TG_PLATFORM_ID = "tg"
+"""``id`` of the telegram platform; sessions look like ``tg:FriendMessage:<chat id>``."""
+TG_ADMIN_ID = "20001"
+"""Telegram user id listed in ``admins_id`` (Telegram admins are matched by user id)."""
+TG_TOKEN = "123456:TESTTOKEN"
+TG_BOT_USERNAME = "future_tasks_test_bot"
 PROVIDER_ID = "fakellm/fake-model"
 DASHBOARD_USER = "astrbot"
 DASHBOARD_PASSWORD = "FutureTasks2026"
@@ -76,26 +83,62 @@ def plugin_source_dir() -> Path:
     return Path(override).resolve() if override else REPO_ROOT
 
 
-def build_config(*, ws_port: int, dashboard_port: int, llm_base_url: str) -> dict[str, Any]:
-    """Partial ``cmd_config.json``; AstrBot merges in defaults for missing keys."""
+def telegram_platform_config(api_base_url: str, file_base_url: str) -> dict[str, Any]:
+    """The ``telegram`` platform entry; PTB appends the token to both base URLs."""
     return {
-        "admins_id": ["astrbot", ADMIN_ID],
+        "id": TG_PLATFORM_ID,
+        "type": "telegram",
+        "enable": True,
+        "telegram_token": TG_TOKEN,
+        "start_message": "Hello, I'm AstrBot!",
+        "telegram_api_base_url": api_base_url,
+        "telegram_file_base_url": file_base_url,
+        "telegram_command_register": True,
+        "telegram_command_auto_refresh": True,
+        "telegram_command_register_interval": 300,
+        # Recover quickly if a poll ever fails (default 5 s).
+        "telegram_polling_restart_delay": 0.5,
+    }
+
+
+def build_config(
+    *,
+    ws_port: int,
+    dashboard_port: int,
+    llm_base_url: str,
+    telegram_api_base_url: str | None = None,
+    telegram_file_base_url: str | None = None,
+) -> dict[str, Any]:
+    """Partial ``cmd_config.json``; AstrBot merges in defaults for missing keys.
+
+    With ``telegram_api_base_url`` a ``telegram`` platform (id ``tg``) is added.
+    """
+    platforms: list[dict[str, Any]] = [
+        {
+            "id": PLATFORM_ID,
+            "type": "aiocqhttp",
+            "enable": True,
+            "ws_reverse_host": "127.0.0.1",
+            "ws_reverse_port": ws_port,
+            "ws_reverse_token": "",
+        }
+    ]
+    if telegram_api_base_url:
+        platforms.append(
+            telegram_platform_config(
+                telegram_api_base_url,
+                telegram_file_base_url or telegram_api_base_url.replace("/bot", "/file/bot"),
+            )
+        )
+    return {
+        "admins_id": ["astrbot", ADMIN_ID, TG_ADMIN_ID],
         "timezone": TIMEZONE,
         "log_level": "DEBUG",
         "disable_metrics": True,
         # Keep every outbound URL on loopback so nothing tries the internet.
         "t2i_endpoint": "http://127.0.0.1:9/text2img",
         "pypi_index_url": "http://127.0.0.1:9/simple",
-        "platform": [
-            {
-                "id": PLATFORM_ID,
-                "type": "aiocqhttp",
-                "enable": True,
-                "ws_reverse_host": "127.0.0.1",
-                "ws_reverse_port": ws_port,
-                "ws_reverse_token": "",
-            }
-        ],
+        "platform": platforms,
         "platform_settings": {
             # Default rate limit (30/min, "stall") would slow chatty tests down.
             "rate_limit": {"time": 60, "count": 10_000, "strategy": "discard"},
@@ -197,9 +240,13 @@ class AstrBot:
     llm: FakeLLM
     logs: LogCapture
     dashboard_url: str
+    telegram: FakeTelegram
+    """Fake Telegram Bot API the ``tg`` platform polls."""
     lifecycle: Any = None
     """``astrbot.core.core_lifecycle.AstrBotCoreLifecycle``."""
     platform_id: str = PLATFORM_ID
+    telegram_platform_id: str = TG_PLATFORM_ID
+    tg_admin_id: str = TG_ADMIN_ID
     admin_id: str = ADMIN_ID
     dashboard_user: str = DASHBOARD_USER
     dashboard_password: str = DASHBOARD_PASSWORD
@@ -249,6 +296,27 @@ class AstrBot:
         kind = "GroupMessage" if group else "FriendMessage"
         return f"{self.platform_id}:{kind}:{user_id}"
 
+    def tg_umo(
+        self, chat_id: int | str, group: bool = False, thread_id: int | str | None = None
+    ) -> str:
+        """Unified message origin for a Telegram chat on the fake.
+
+        Private chats: ``tg:FriendMessage:<user id>``; groups/supergroups:
+        ``tg:GroupMessage:<chat id>``; forum topics: ``tg:GroupMessage:<chat id>#<thread id>``
+        (what AstrBot's adapter uses as the session id; ``thread_id`` implies a group).
+        """
+        session = f"{chat_id}#{thread_id}" if thread_id is not None else str(chat_id)
+        kind = "GroupMessage" if group or thread_id is not None else "FriendMessage"
+        return f"{self.telegram_platform_id}:{kind}:{session}"
+
+    @property
+    def telegram_adapter(self) -> Any:
+        """AstrBot's ``TelegramPlatformAdapter`` instance for the fake."""
+        for inst in self.lifecycle.platform_manager.get_insts():
+            if inst.meta().id == self.telegram_platform_id:
+                return inst
+        raise LookupError(f"no platform {self.telegram_platform_id!r} loaded")
+
 
 class AstrBotRunner:
     """Owns the background loop thread and the boot/shutdown sequence."""
@@ -259,6 +327,7 @@ class AstrBotRunner:
         self.logs = LogCapture()
         self.llm = FakeLLM()
         self.onebot: FakeOneBot | None = None
+        self.telegram = FakeTelegram(token=TG_TOKEN, username=TG_BOT_USERNAME)
         self.handle: AstrBot | None = None
         self._thread = threading.Thread(target=self._run_loop, name="astrbot-loop", daemon=True)
         self._main: Future[Any] | None = None
@@ -279,13 +348,18 @@ class AstrBotRunner:
         (self.home / ".astrbot").touch()
         (data / "plugins" / PLUGIN_NAME).symlink_to(plugin_source_dir(), target_is_directory=True)
         config = build_config(
-            ws_port=ws_port, dashboard_port=dashboard_port, llm_base_url=self.llm.base_url
+            ws_port=ws_port,
+            dashboard_port=dashboard_port,
+            llm_base_url=self.llm.base_url,
+            telegram_api_base_url=self.telegram.api_base_url,
+            telegram_file_base_url=self.telegram.file_base_url,
         )
         (data / "cmd_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
     def start(self) -> AstrBot:
         self._thread.start()
         self._call(self.llm.start(), 10)
+        self._call(self.telegram.start(), 10)
         ws_port, dashboard_port = free_port(), free_port()
         self._prepare_home(ws_port, dashboard_port)
 
@@ -305,6 +379,7 @@ class AstrBotRunner:
             loop=self.loop,
             onebot=self.onebot,
             llm=self.llm,
+            telegram=self.telegram,
             logs=self.logs,
             dashboard_url=f"http://127.0.0.1:{dashboard_port}",
         )
@@ -316,6 +391,7 @@ class AstrBotRunner:
             self._check_plugin(handle)
             self._call(self.onebot.connect(timeout=20), 30)
             self._wait_onebot_registered(handle)
+            self._wait_telegram_polling(handle)
         except BaseException:
             self.dump_logs()
             self.stop()
@@ -425,6 +501,26 @@ class AstrBotRunner:
 
         self._call(asyncio.wait_for(registered(), 15), 20)
 
+    def _wait_telegram_polling(self, handle: AstrBot) -> None:
+        """The telegram adapter is up once it called getMe and long-polls getUpdates."""
+
+        async def polling() -> None:
+            await self.telegram.wait_for_call(lambda c: c.method == "getMe", timeout=20)
+            await self.telegram.wait_for_call(
+                lambda c: c.method == "getUpdates" and (c.params.get("timeout") or 0) > 0,
+                timeout=20,
+            )
+            assert handle.telegram_adapter is not None
+
+        try:
+            self._call(polling(), 30)
+        except (TimeoutError, LookupError) as exc:
+            calls = [(c.method, c.params) for c in self.telegram.calls]
+            raise AstrBotBootError(
+                f"telegram adapter did not start polling the fake Bot API: {exc}\n"
+                f"calls: {calls}\n--- log tail ---\n{self.logs.tail()}"
+            ) from exc
+
     # --------------------------------------------------------------- shutdown
 
     def stop(self) -> None:
@@ -442,6 +538,8 @@ class AstrBotRunner:
         if self.onebot is not None:
             with contextlib.suppress(Exception):
                 self._call(self.onebot.close(), 10)
+        with contextlib.suppress(Exception):
+            self._call(self.telegram.stop(), 10)
         with contextlib.suppress(Exception):
             self._call(self.llm.stop(), 10)
         self.loop.call_soon_threadsafe(self.loop.stop)
