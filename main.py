@@ -13,10 +13,9 @@ from astrbot.api.provider import ProviderRequest
 from astrbot.api.star import Context, Star, StarTools
 
 from .host.commands import CronCommands, actor_from_event
+from .host.core_tools import hide_core_future_task
 from .host.runtime import PLUGIN_NAME, Runtime, database_path, load_settings
 from .tools.future_task_tools import TOOL_NAMES, build_tools, refresh_descriptions
-
-CORE_FUTURE_TASK_TOOL = "future_task"  # AstrBot's own scheduler tool
 
 
 class FutureTasksPlugin(Star):
@@ -62,7 +61,9 @@ class FutureTasksPlugin(Star):
     async def cron(self, event: AstrMessageEvent):
         """Scheduled tasks: /cron add <when> <text>, /cron list, /cron help"""
         reply = await self.commands.handle(actor_from_event(event), _command_arguments(event))
-        yield event.plain_result(reply)
+        if reply:  # /cron wake answers through the agent itself
+            yield event.plain_result(reply)
+        event.stop_event()  # a /cron command is never also a chat message for the model
 
     @filter.event_message_type(filter.EventMessageType.ALL, priority=100)
     async def remember_route(self, event: AstrMessageEvent) -> None:
@@ -72,8 +73,8 @@ class FutureTasksPlugin(Star):
     @filter.on_llm_request()
     async def adjust_tools(self, event: AstrMessageEvent, request: ProviderRequest) -> None:
         """Keep the core scheduler's tool away from the model; tell it the time and zone."""
-        if self.settings.hide_core_future_task and request.func_tool is not None:
-            request.func_tool.remove_tool(CORE_FUTURE_TASK_TOOL)
+        if self.settings.hide_core_future_task:
+            hide_core_future_task(request)
         refresh_descriptions(self.tools, self.runtime)
 
     async def terminate(self) -> None:

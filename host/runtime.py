@@ -3,6 +3,7 @@ the service, started once AstrBot's platforms are up and stopped on terminate().
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import types
@@ -10,12 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.engine import Engine
+from ..core.engine import Engine, RunContext
 from ..core.errors import StoreError
-from ..core.models import Job, Mode
+from ..core.models import Delivery, Job, Mode, Owner, Payload, Schedule, ScheduleKind, Trigger
 from ..core.service import Actor, TaskService
 from ..core.settings import Settings
 from ..core.store import Store
+from .agent import AgentRunner
 from .commands import creation_text
 from .delivery import delivery_session
 from .executor import HostExecutor
@@ -63,7 +65,8 @@ class Runtime:
         self.context = context
         self.settings = settings
         self.store = Store(db_path)
-        self.executor = HostExecutor(context, settings, self.store)
+        self.agents = AgentRunner(context, settings, self.store)
+        self.executor = HostExecutor(context, settings, self.store, agents=self.agents)
         self.engine = Engine(self.store, self.executor, settings, alert=self.executor.alert)
         self.targets = TargetResolver(context)
         self.service = TaskService(
@@ -71,11 +74,11 @@ class Runtime:
             self.engine,
             settings,
             resolve_target=self.targets.resolve,
-            modes=frozenset({Mode.REMINDER}),
         )
         self.opened = False
         self.error: str | None = None
         self._routes: dict[str, str] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         """Open the database; a file that cannot be read leaves the plugin idle, not broken."""
@@ -97,8 +100,12 @@ class Runtime:
         await self.engine.start(skip_cron=os.environ.get(SKIP_ENV, "").strip() == "1")
         if self.engine.started:
             _registry()[key] = self.engine
+            self.start_heartbeat()
 
     async def stop(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
         key = str(self.store.path.resolve())
         if _registry().get(key) is self.engine:
             del _registry()[key]
@@ -125,4 +132,36 @@ class Runtime:
 
     async def wake(self, actor: Actor, text: str, next_heartbeat: bool) -> str:
         """A main-session event now, without a job (OpenClaw's ``system event``)."""
-        return "Error: main-session events are not available in this version"
+        now = self.engine.clock.now_ms()
+        if next_heartbeat and self.settings.heartbeat_minutes > 0:
+            await self.store.add_pending_event(actor.origin, None, text, now)
+            return f"Queued for the next heartbeat (every {self.settings.heartbeat_minutes} min)."
+        event = Job(
+            id="wake",
+            name="wake",
+            owner=Owner(
+                origin=actor.origin, sender_id=actor.sender_id, sender_name=actor.sender_name
+            ),
+            schedule=Schedule(kind=ScheduleKind.AT, at_ms=now, tz=self.settings.timezone),
+            payload=Payload(mode=Mode.MAIN, message=text),
+            created_at=now,
+            updated_at=now,
+        )
+        run = RunContext("wake", Trigger.MANUAL, None, now, False, lambda: None)
+        outcome = await self.agents.run_main(event, run, actor.origin)
+        if outcome.ok:
+            return "" if outcome.delivery == Delivery.DELIVERED else "The event was handled."
+        return f"Error: the event could not be handled: {outcome.error}"
+
+    def start_heartbeat(self) -> None:
+        """Wake main conversations every ``heartbeat_minutes`` to deliver waiting events."""
+        if self.settings.heartbeat_minutes > 0 and self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._beat(), name="future-tasks-heartbeat")
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_minutes * 60)
+            try:
+                await self.agents.heartbeat()
+            except Exception as exc:  # the next beat tries again
+                self.engine.last_error = f"heartbeat: {exc}"
