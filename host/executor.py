@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
@@ -71,7 +71,7 @@ class HostExecutor:
         if job.target.deliver is False:
             return Outcome(RunStatus.OK, Delivery.NOT_REQUESTED, output=text)
         try:
-            await self.send_with_retries(session, build_chain(text, job.payload.media))
+            await self.send_with_retries(session, lambda: build_chain(text, job.payload.media))
         except DeliveryError as exc:
             if job.target.best_effort:
                 return Outcome(RunStatus.OK, Delivery.NOT_DELIVERED, output=text, error=str(exc))
@@ -81,11 +81,12 @@ class HostExecutor:
         run.mark_delivered()
         return Outcome(RunStatus.OK, Delivery.DELIVERED, output=text)
 
-    async def send_with_retries(self, session: str, chain: MessageChain) -> None:
-        """Send; a transient failure is tried again after 5, 10 and 20 s."""
+    async def send_with_retries(self, session: str, chain: Callable[[], MessageChain]) -> None:
+        """Send; a transient failure is tried again after 5, 10 and 20 s. Each attempt gets
+        a fresh chain: AstrBot's send path changes the chain it is given."""
         for delay in (*self.retry_delays, None):
             try:
-                await send(self.context, session, chain)
+                await send(self.context, session, chain())
                 return
             except DeliveryError as exc:
                 if not exc.transient or delay is None:

@@ -7,7 +7,8 @@ import re
 _TRANSIENT_TYPES = (TimeoutError, ConnectionError, OSError)
 _TRANSIENT_TEXT = re.compile(
     r"\b(429|5\d\d)\b|rate.?limit|too many requests|overload|temporar|timed? ?out|timeout|"
-    r"connection|network|unavailable|try again|reset by peer|not connected",
+    r"connection|network|unavailable|try again|retry.?after|reset by peer|not connected|"
+    r"bad gateway|gateway time|internal server error|server error",
     re.IGNORECASE,
 )
 
@@ -22,4 +23,7 @@ def is_transient(error: BaseException | str) -> bool:
             return True
     except ImportError:  # pragma: no cover - aiohttp ships with AstrBot
         pass
-    return bool(_TRANSIENT_TEXT.search(str(error)))
+    # The exception's class often says it (NetworkError, TimedOut, RetryAfter) when its
+    # text does not ("Bad Gateway").
+    kind = "" if isinstance(error, str) else type(error).__name__
+    return bool(_TRANSIENT_TEXT.search(f"{kind} {error}"))

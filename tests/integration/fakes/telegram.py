@@ -557,11 +557,12 @@ class FakeTelegram:
         self.calls.append(call)
         await self._notify()
         try:
-            if method in self.responders:
-                result = self.responders[method](params)
-            elif method == "getUpdates":
+            # a responder may fail the call, answer it, or return None for the default
+            responder = self.responders.get(method)
+            result = responder(params) if responder else None
+            if result is None and method == "getUpdates":
                 result = await self._get_updates(params)
-            else:
+            elif result is None:
                 result = self._respond(method, params, files)
         except TgApiError as exc:
             return self._error(exc.error_code, exc.description, exc.retry_after)
