@@ -425,10 +425,9 @@ class TaskService:
             raise UserError(f"mode {chosen.value} is not available here; use {names}")
         return chosen
 
-    @staticmethod
-    def _catch_up(value: str | None) -> CatchUp:
+    def _catch_up(self, value: str | None) -> CatchUp:
         if value in (None, ""):
-            return CatchUp.ONCE
+            value = self.settings.catch_up_default or CatchUp.ONCE.value
         try:
             return CatchUp(str(value).strip().lower())
         except ValueError:

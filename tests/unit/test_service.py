@@ -159,3 +159,9 @@ async def test_status_reports_counts_and_the_next_wake(world: World):
     assert status["jobs"] == {"total": 2, "enabled": 1, "disabled": 1, "running": 0}
     assert status["next_wake_at"] == at("2026-01-05 11:00")
     assert status["enabled"] is True and status["database_path"].endswith("tasks.db")
+
+
+async def test_catch_up_default_comes_from_the_settings(world: World):
+    world.settings.catch_up_default = "skip"
+    assert (await world.create(ALICE, message="x", every="1h")).catch_up.value == "skip"
+    assert (await world.create(ALICE, message="x", every="1h", catch_up="all")).catch_up.value == "all"
