@@ -83,6 +83,20 @@ class _Turn:
     on_delivered: Callable[[], None] | None
     job_id: str | None = None
 
+    @classmethod
+    def of_job(cls, job: Job, run: RunContext, session: str) -> _Turn:
+        """The turn of a job's run: its owner's chat, provider and delivery settings."""
+        return cls(
+            session=session,
+            owner=job.owner,
+            provider_umo=job.owner.origin,
+            provider_id=job.payload.provider_id,
+            deliver=job.target.deliver,
+            best_effort=job.target.best_effort,
+            on_delivered=run.mark_delivered,
+            job_id=job.id,
+        )
+
 
 class AgentRunner:
     """Runs ``main`` and ``isolated`` jobs with AstrBot's agent; the executor calls it."""
@@ -101,16 +115,7 @@ class AgentRunner:
         if job.payload.wake_mode == "next-heartbeat" and self.settings.heartbeat_minutes > 0:
             await self.store.add_pending_event(job.owner.origin, job.id, text, utc_now_ms())
             return Outcome(RunStatus.OK, Delivery.NOT_REQUESTED, output=HEARTBEAT_QUEUED)
-        turn = _Turn(
-            session=session,
-            owner=job.owner,
-            provider_umo=job.owner.origin,
-            provider_id=job.payload.provider_id,
-            deliver=job.target.deliver,
-            best_effort=job.target.best_effort,
-            on_delivered=run.mark_delivered,
-            job_id=job.id,
-        )
+        turn = _Turn.of_job(job, run, session)
         return await self._main_turn(turn, main_prompt([text]))
 
     async def heartbeat(self) -> None:
@@ -197,16 +202,7 @@ class AgentRunner:
                     "choose another one or clear it",
                 )
         system_prompt = _join(_persona_prompt(persona), ISOLATED_NOTE, _time_note(self.settings))
-        turn = _Turn(
-            session=session,
-            owner=job.owner,
-            provider_umo=job.owner.origin,
-            provider_id=job.payload.provider_id,
-            deliver=job.target.deliver,
-            best_effort=job.target.best_effort,
-            on_delivered=run.mark_delivered,
-            job_id=job.id,
-        )
+        turn = _Turn.of_job(job, run, session)
         sender = RunSender(
             self.context, session, self.settings.max_messages_per_run, run.mark_delivered
         )
