@@ -314,7 +314,7 @@ class Engine:
             finishes, saved, deleted = [], [], []
             for claimed, ctx, outcome in batch:
                 finish = RunFinish(ctx.run_id, now, outcome.status.value, outcome.delivery.value,
-                                   outcome.output, outcome.error)  # fmt: skip
+                                   outcome.output, outcome.error, ctx.late)  # fmt: skip
                 finishes.append(finish)
                 job = current.get(claimed.id)
                 if job is None or job.running_run_id != ctx.run_id:

@@ -49,6 +49,7 @@ class RunFinish:
     delivery: str
     output: str
     error: str
+    late: bool = False
 
 
 def owner_key(origin: str, sender_id: str) -> str:
@@ -409,8 +410,11 @@ class Store:
         await db.executemany(
             "UPDATE runs SET ended_at=?, status=?, "
             "delivery=CASE WHEN delivery='delivered' THEN 'delivered' ELSE ? END, "
-            "output=?, error=? WHERE run_id=?",
-            [(f.ended_at, f.status, f.delivery, f.output, f.error, f.run_id) for f in finished],
+            "output=?, error=?, late=? WHERE run_id=?",
+            [
+                (f.ended_at, f.status, f.delivery, f.output, f.error, int(f.late), f.run_id)
+                for f in finished
+            ],
         )
         await db.executemany(
             "UPDATE jobs SET body=?, enabled=?, next_run_at=?, next_slot_at=?, updated_at=?, "

@@ -525,3 +525,4 @@ async def test_a_slot_missed_in_a_short_downtime_is_still_marked_late(world: Wor
     await world.restart(down_until_ms=job.next_run_at + 5_000)  # down for just 5 s past it
     ran = world.executor.ran(job.id)
     assert len(ran) == 1 and ran[0].late
+    assert [r.late for r in await runs(world, job.id)] == [True]  # and so says the history

@@ -7,6 +7,11 @@ pushes message events in array format and answers every API action AstrBot
 calls, recording each one so tests can assert on what the bot sent.
 
 All coroutines must run on one event loop (the harness uses AstrBot's loop).
+
+With ``reconnect=True`` the fake behaves like NapCat/Lagrange when the bot restarts:
+once the server drops the connection it keeps dialling (every ``reconnect_interval``
+seconds) until AstrBot accepts again or :meth:`FakeOneBot.close` is called. Recorded
+actions survive reconnects; :attr:`FakeOneBot.connections` counts successful connects.
 """
 
 from __future__ import annotations
@@ -73,10 +78,27 @@ def text_segments(text: str) -> list[dict[str, Any]]:
 class FakeOneBot:
     """OneBot v11 client that talks to AstrBot's reverse-WebSocket server."""
 
-    def __init__(self, url: str, self_id: int = 10000, nickname: str = "FakeBot") -> None:
+    def __init__(
+        self,
+        url: str,
+        self_id: int = 10000,
+        nickname: str = "FakeBot",
+        *,
+        reconnect: bool = False,
+        reconnect_interval: float = 0.1,
+    ) -> None:
         self.url = url
         self.self_id = self_id
         self.nickname = nickname
+        self.reconnect = reconnect
+        """Dial again whenever the server drops the connection (until :meth:`close`)."""
+        self.reconnect_interval = reconnect_interval
+        self.connections = 0
+        """Successful WebSocket connects so far (a reconnect after a restart adds one)."""
+        self.hold_reconnect = False
+        """While True, a dropped connection is not dialled again (a OneBot implementation
+        that comes back late); may be set from any thread."""
+        self._closing = False
         self.actions: list[Action] = []
         self.events_sent: list[dict[str, Any]] = []
         self.responders: dict[str, Responder] = {}
@@ -96,27 +118,76 @@ class FakeOneBot:
 
     async def connect(self, timeout: float = 15.0) -> None:
         """Connect, retrying until AstrBot's server accepts or ``timeout`` passes."""
-        self._changed = asyncio.Condition()
-        self._session = aiohttp.ClientSession(trust_env=False)
+        self._closing = False
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        if self._session is None:
+            self._session = aiohttp.ClientSession(trust_env=False)
+        deadline = time.monotonic() + timeout
+        while (error := await self._dial()) is not None:
+            if time.monotonic() > deadline:
+                await self.close()
+                raise error
+            await asyncio.sleep(0.1)
+        self._reader = asyncio.create_task(self._run(), name="fake-onebot-reader")
+
+    async def _dial(self) -> Exception | None:
+        """One connection attempt: None once the WebSocket is open, else the error."""
+        assert self._session is not None
         headers = {
             "X-Self-ID": str(self.self_id),
             "X-Client-Role": "Universal",
             "User-Agent": "FakeOneBot/1.0",
         }
-        deadline = time.monotonic() + timeout
+        try:
+            self._ws = await self._session.ws_connect(self.url, headers=headers, heartbeat=None)
+        except (aiohttp.ClientError, OSError) as exc:
+            return exc
+        self.connections += 1
+        await self._notify()
+        return None
+
+    async def _run(self) -> None:
+        """Read until the server hangs up; with ``reconnect``, dial again and go on."""
         while True:
-            try:
-                self._ws = await self._session.ws_connect(self.url, headers=headers, heartbeat=None)
-                break
-            except (aiohttp.ClientError, OSError):
-                if time.monotonic() > deadline:
-                    await self.close()
-                    raise
-                await asyncio.sleep(0.1)
-        self._reader = asyncio.create_task(self._read_loop(), name="fake-onebot-reader")
+            # The connection may break mid-reply (e.g. the bot was killed).
+            with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
+                await self._read_loop()
+            if not self.reconnect or self._closing:
+                return
+            ws, self._ws = self._ws, None
+            if ws is not None:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+            await self._notify()
+            while not self._closing and (self.hold_reconnect or await self._dial() is not None):
+                await asyncio.sleep(self.reconnect_interval)
+            if self._closing:
+                return
+
+    async def wait_connected(self, timeout: float = 15.0, min_connections: int = 1) -> None:
+        """Wait until the WebSocket is open and at least ``min_connections`` connects
+        happened (pass the old :attr:`connections` + 1 to wait for a reconnect)."""
+        assert self._changed is not None, "connect() first"
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(
+                    lambda: self.connected and self.connections >= min_connections
+                )
+        except TimeoutError:
+            raise TimeoutError(
+                f"FakeOneBot not connected to {self.url} within {timeout}s "
+                f"(connections={self.connections}, want >= {min_connections})"
+            ) from None
+
+    async def _notify(self) -> None:
+        if self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
 
     async def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent); stops reconnecting."""
+        self._closing = True
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -188,9 +259,7 @@ class FakeOneBot:
 
     async def _record(self, action: Action) -> None:
         self.actions.append(action)
-        if self._changed is not None:
-            async with self._changed:
-                self._changed.notify_all()
+        await self._notify()
 
     def mark(self) -> int:
         """Index to pass as ``since`` so a later wait ignores earlier actions."""
