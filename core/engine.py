@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -88,6 +89,7 @@ class Engine:
         self._alert = alert
         self._wake = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
+        self._verifier: asyncio.Task[None] | None = None
         self._applier: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[Job, RunContext, Outcome]] = []
@@ -114,11 +116,30 @@ class Engine:
         self.off_reason = None
         self.started = True
         self._started_at = self.clock.now_ms()
-        await self.recover_interrupted()
-        await self.catch_up()
+        try:
+            await self.recover_interrupted()
+            await self.catch_up()
+        except (sqlite3.DatabaseError, StoreError) as exc:  # a damaged file: never fire on it
+            self.started = False
+            self.off_reason = f"database error: {exc}"
+            self.last_error = str(exc)
+            raise StoreError(f"the task database cannot be used: {exc}") from exc
         self._applier = asyncio.create_task(self._apply_loop(), name="future-tasks-applier")
         if timer:
             self._timer = asyncio.create_task(self._timer_loop(), name="future-tasks-timer")
+        if self.store.integrity_pending:
+            self._verifier = asyncio.create_task(self._verify_store(), name="future-tasks-check")
+
+    async def _verify_store(self) -> None:
+        """A large database is checked beside the running scheduler; if it fails, firing
+        stops at once and the status says why (the file is never repaired or replaced)."""
+        try:
+            await self.store.check_integrity_aside()
+        except StoreError as exc:
+            log.error("future tasks: %s", exc)
+            await self.stop()
+            self.off_reason = f"database error: {exc}"
+            self.last_error = str(exc)
 
     async def stop(self) -> None:
         """Stop firing; runs still going after a short grace keep their claim marker and are
@@ -169,22 +190,23 @@ class Engine:
         """Apply each overdue job's catch-up policy; spread the runs that start now."""
         now = self.clock.now_ms()
         starting = 0
-        after_id = ""
-        while page := await self.store.overdue_jobs(now, after_id):
-            after_id = page[-1].id
+        after: tuple[int, str] = (-(2**62), "")
+        while page := await self.store.overdue_jobs(now, after):
+            after = (page[-1].next_run_at or 0, page[-1].id)
+            missed = []
+            for job in page:
+                plan = plan_catch_up(job, now, self.settings)
+                job.next_run_at, job.next_slot_at = plan.next_run_at, plan.next_slot_at
+                if plan.runs_now:
+                    job.next_run_at = now + self._startup_delay(starting)
+                    starting += 1
+                elif plan.next_run_at is None:
+                    job.enabled = False
+                    job.last_status = RunStatus.MISSED.value
+                missed += plan.missed
             async with self.store.transaction() as db:
-                for job in page:
-                    plan = plan_catch_up(job, now, self.settings)
-                    job.next_run_at, job.next_slot_at = plan.next_run_at, plan.next_slot_at
-                    if plan.runs_now:
-                        job.next_run_at = now + self._startup_delay(starting)
-                        starting += 1
-                    elif plan.next_run_at is None:
-                        job.enabled = False
-                        job.last_status = RunStatus.MISSED.value
-                    if plan.missed:
-                        await self.store.add_runs(plan.missed, db)
-                    await self.store.save_job(job, db=db)
+                await self.store.add_runs(missed, db)
+                await self.store.save_jobs(page, db)
         self.nudge()
         return starting
 
@@ -310,16 +332,22 @@ class Engine:
         now = self.clock.now_ms()
         alerts: list[tuple[Job, str]] = []
         async with self.store.transaction() as db:
-            current = await self.store.get_jobs([job.id for job, _, _ in batch], db)
+            states = await self.store.claim_states([job.id for job, _, _ in batch], db)
+            # Only jobs edited while they ran are read again; the rest are as claimed.
+            edited = [
+                j.id for j, _, _ in batch if j.id in states and states[j.id][1] != j.updated_at
+            ]
+            fresh = await self.store.get_jobs(edited, db) if edited else {}
             finishes, saved, deleted = [], [], []
             for claimed, ctx, outcome in batch:
                 finish = RunFinish(ctx.run_id, now, outcome.status.value, outcome.delivery.value,
                                    outcome.output, outcome.error, ctx.late)  # fmt: skip
                 finishes.append(finish)
-                job = current.get(claimed.id)
-                if job is None or job.running_run_id != ctx.run_id:
+                state = states.get(claimed.id)
+                if state is None or state[0] != ctx.run_id:
                     finish.error = (finish.error + " (the task was deleted during the run)").strip()
                     continue
+                job = fresh.get(claimed.id, claimed)
                 decision = self._decide(job, ctx, outcome, now)
                 if decision.delete:
                     deleted.append((job.id, ctx.run_id))
@@ -328,7 +356,7 @@ class Engine:
                 if decision.alert:
                     alerts.append((decision.job, decision.alert))
             await self.store.finish_runs(db, finishes, saved, deleted)
-            await self.store.prune_runs(db, current.keys(), self.settings.run_history_keep)
+            await self.store.prune_runs(db, states.keys(), self.settings.run_history_keep)
         for job, text in alerts:
             self._send_alert(job, text)
 
@@ -372,12 +400,16 @@ class Engine:
             self._wake.clear()
             delay = _MAX_SLEEP_MS
             try:
+                ticked_at = self.clock.now_ms()
                 await self.tick()
                 due = await self.store.next_due_at()
                 now = self.clock.now_ms()
                 self.next_wake_at = due
                 if due is not None:
-                    delay = min(max(due - now, _MIN_REARM_MS if due <= now else 0), _MAX_SLEEP_MS)
+                    # A job due before the tick yet unclaimed gets a short floor (never a hot
+                    # loop); one that fell due during the tick is claimed right away.
+                    floor = _MIN_REARM_MS if due <= ticked_at else 0
+                    delay = min(max(due - now, floor), _MAX_SLEEP_MS)
                 if self.last_error and self.last_error.startswith("timer:"):
                     self.last_error = None
             except Exception as exc:

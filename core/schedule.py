@@ -107,8 +107,12 @@ def validate_cron(expr: str) -> str:
     return normal
 
 
+@lru_cache(maxsize=8192)
 def next_cron_after(expr: str, tz: str, after_ms: int) -> int:
-    """The first instant strictly after ``after_ms`` at which ``expr`` fires in ``tz``."""
+    """The first instant strictly after ``after_ms`` at which ``expr`` fires in ``tz``.
+
+    Cached: when many jobs share a schedule (a batch of 10 000 daily jobs fired at one
+    instant), the ~30 µs walk over wall-clock candidates is done once."""
     tzinfo = zone(tz)
     wall = datetime.fromtimestamp(after_ms / MS, tzinfo).replace(tzinfo=None)
     iterator = _compiled_cron(expr)

@@ -13,6 +13,7 @@ StoreError and leaves the file exactly as it found it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -27,6 +28,9 @@ from .errors import StoreError
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .models import Job, Run, Trigger
 
+# Files up to this size are checked before the scheduler starts (~50 ms); larger ones
+# (hundreds of thousands of jobs) are checked beside it, so start-up stays under a second.
+SYNC_CHECK_MAX_BYTES = 64 * 1024 * 1024
 _JOB_COLUMNS = "id, body, enabled, next_run_at, next_slot_at, running_run_id, running_slot_at"
 _RUN_COLUMNS = (
     "run_id, job_id, trigger, slot_at, started_at, ended_at, status, late, delivery, output, error"
@@ -65,6 +69,7 @@ class Store:
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._claim_counter = 0
+        self.integrity_pending = False
 
     # ----- opening, checking, migrating ---------------------------------------------------
 
@@ -80,7 +85,10 @@ class Store:
         try:
             version = await self._read_version(db)
             if existed and integrity_check:
-                await self._check_integrity(db)
+                if self.path.stat().st_size <= SYNC_CHECK_MAX_BYTES or version < SCHEMA_VERSION:
+                    await self._check_integrity(db)
+                else:  # a large file: checked beside the running scheduler instead
+                    self.integrity_pending = True
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"the task database {self.path} has schema version {version}, newer than "
@@ -118,6 +126,25 @@ class Store:
                 row = await cur.fetchone()
         except sqlite3.Error as exc:
             row = (str(exc),)
+        self._raise_unless_ok(row)
+
+    async def check_integrity_aside(self) -> None:
+        """The integrity check of a large file, on a read-only connection of its own in a
+        thread, so the scheduler keeps firing meanwhile (WAL lets readers run alongside)."""
+
+        def check() -> tuple[str] | None:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+                try:
+                    return conn.execute("PRAGMA quick_check(1)").fetchone()
+                except sqlite3.Error as exc:
+                    return (str(exc),)
+
+        row = await asyncio.to_thread(check)
+        self.integrity_pending = False
+        self._raise_unless_ok(row)
+
+    def _raise_unless_ok(self, row: Sequence[object] | None) -> None:
         if not row or row[0] != "ok":
             raise StoreError(
                 f"the task database {self.path} failed its integrity check ({row[0] if row else '?'}); "
@@ -230,6 +257,14 @@ class Store:
             cur = await tx.execute(sql, params)
             return cur.rowcount > 0
 
+    async def save_jobs(self, jobs: Sequence[Job], db: aiosqlite.Connection) -> None:
+        """Write many jobs' fields back inside the caller's transaction."""
+        await db.executemany(
+            "UPDATE jobs SET body=?, enabled=?, next_run_at=?, next_slot_at=?, updated_at=? "
+            "WHERE id=?",
+            [(*self._job_params(job), job.id) for job in jobs],
+        )
+
     async def get_job(self, job_id: str, *, db: aiosqlite.Connection | None = None) -> Job | None:
         sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id=?"
         if db is not None:
@@ -250,6 +285,22 @@ class Store:
             ) as cur:
                 for row in await cur.fetchall():
                     found[row[0]] = self.job_from_row(row)
+        return found
+
+    async def claim_states(
+        self, job_ids: Sequence[str], db: aiosqlite.Connection
+    ) -> dict[str, tuple[str | None, int]]:
+        """``id -> (claim marker, updated_at)`` of the jobs that still exist: enough to tell
+        whether a claimed job changed while it ran, without parsing its body again."""
+        found: dict[str, tuple[str | None, int]] = {}
+        for start in range(0, len(job_ids), 500):
+            chunk = job_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with db.execute(
+                f"SELECT id, running_run_id, updated_at FROM jobs WHERE id IN ({marks})", chunk
+            ) as cur:
+                for row in await cur.fetchall():
+                    found[row[0]] = (row[1], row[2])
         return found
 
     async def delete_job(self, job_id: str) -> bool:
@@ -311,7 +362,7 @@ class Store:
     async def next_due_at(self) -> int | None:
         """When the earliest enabled, unclaimed job is due (served by the due index)."""
         row = await self._fetchone(
-            "SELECT next_run_at FROM jobs INDEXED BY jobs_due WHERE enabled=1 AND "
+            "SELECT next_run_at FROM jobs INDEXED BY jobs_due_free WHERE enabled=1 AND "
             "next_run_at IS NOT NULL AND running_run_id IS NULL ORDER BY next_run_at LIMIT 1"
         )
         return row[0] if row else None
@@ -328,7 +379,7 @@ class Store:
         async with self.transaction() as db:
             async with db.execute(
                 "UPDATE jobs SET running_run_id = id || '-' || ?, running_slot_at = next_slot_at "
-                "WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_due WHERE enabled=1 AND "
+                "WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_due_free WHERE enabled=1 AND "
                 "next_run_at <= ? AND running_run_id IS NULL ORDER BY next_run_at LIMIT ?) "
                 f"RETURNING {_JOB_COLUMNS}",
                 (token, now_ms, limit),
@@ -385,12 +436,16 @@ class Store:
         )
         return [self.job_from_row(r) for r in rows]
 
-    async def overdue_jobs(self, now_ms: int, after_id: str = "", limit: int = 1000) -> list[Job]:
-        """Enabled, unclaimed jobs due before ``now_ms``, a page at a time (by id)."""
+    async def overdue_jobs(
+        self, now_ms: int, after: tuple[int, str] = (-(2**62), ""), limit: int = 1000
+    ) -> list[Job]:
+        """Enabled, unclaimed jobs due before ``now_ms``, a page at a time, in due order
+        after the ``(next_run_at, id)`` key ``after`` (served by the due index)."""
         rows = await self._fetchall(
-            f"SELECT {_JOB_COLUMNS} FROM jobs INDEXED BY jobs_due WHERE enabled=1 AND "
-            "next_run_at < ? AND running_run_id IS NULL AND id > ? ORDER BY id LIMIT ?",
-            (now_ms, after_id, limit),
+            f"SELECT {_JOB_COLUMNS} FROM jobs INDEXED BY jobs_due_free WHERE enabled=1 AND "
+            "next_run_at < ? AND running_run_id IS NULL AND (next_run_at, id) > (?, ?) "
+            "ORDER BY next_run_at, id LIMIT ?",
+            (now_ms, after[0], after[1], limit),
         )
         return [self.job_from_row(r) for r in rows]
 

@@ -97,7 +97,10 @@ class Runtime:
         previous = _registry().pop(key, None)
         if previous is not None and previous is not self.engine:
             await previous.stop()
-        await self.engine.start(skip_cron=os.environ.get(SKIP_ENV, "").strip() == "1")
+        try:
+            await self.engine.start(skip_cron=os.environ.get(SKIP_ENV, "").strip() == "1")
+        except StoreError as exc:
+            self.error = str(exc)
         if self.engine.started:
             _registry()[key] = self.engine
             self.start_heartbeat()

@@ -164,4 +164,6 @@ async def test_status_reports_counts_and_the_next_wake(world: World):
 async def test_catch_up_default_comes_from_the_settings(world: World):
     world.settings.catch_up_default = "skip"
     assert (await world.create(ALICE, message="x", every="1h")).catch_up.value == "skip"
-    assert (await world.create(ALICE, message="x", every="1h", catch_up="all")).catch_up.value == "all"
+    assert (
+        await world.create(ALICE, message="x", every="1h", catch_up="all")
+    ).catch_up.value == "all"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core.clock import FakeClock
 from core.engine import Engine
 from core.errors import StoreError
 from core.migrations import SCHEMA_VERSION
@@ -141,3 +142,49 @@ async def test_routes_and_pending_events_round_trip(world: World):
     assert await world.store.origins_with_pending_events() == ["qq:FriendMessage:1001"]
     assert await world.store.take_pending_events("qq:FriendMessage:1001") == ["first", "second"]
     assert await world.store.take_pending_events("qq:FriendMessage:1001") == []
+
+
+async def test_a_large_file_is_checked_beside_the_running_scheduler(tmp_path: Path, monkeypatch):
+    """Above SYNC_CHECK_MAX_BYTES the check runs aside; a damaged file then stops firing."""
+    import core.store as store_module
+
+    world = await make_world(tmp_path / "tasks.db", at("2026-01-05 09:00"))
+    for _ in range(40):
+        await world.create(ADMIN, message="x" * 2000, every="1h")
+    await world.engine.stop()
+    await world.store.close()
+    path = tmp_path / "tasks.db"
+    data = bytearray(path.read_bytes())
+    data[2 * 4096 : 2 * 4096 + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr(store_module, "SYNC_CHECK_MAX_BYTES", 0)
+    store = Store(path)
+    await store.open()  # the big-file path: opened, the check still to come
+    assert store.integrity_pending
+    clock = FakeClock(at("2026-01-05 09:00"))  # nothing overdue: nothing read yet
+    engine = Engine(store, ScriptedExecutor(clock), Settings(), clock=clock)
+    await engine.start(timer=False)
+    await engine._verifier
+    assert not engine.started and "integrity check" in engine.off_reason
+    assert "integrity check" in engine.last_error
+    await store.close()
+
+
+async def test_a_damaged_file_found_while_starting_stops_the_scheduler(tmp_path: Path):
+    world = await make_world(tmp_path / "tasks.db", at("2026-01-05 09:00"))
+    for _ in range(40):
+        await world.create(ADMIN, message="x" * 2000, every="1h")
+    await world.engine.stop()
+    await world.store.close()
+    path = tmp_path / "tasks.db"
+    data = bytearray(path.read_bytes())
+    data[2 * 4096 : 2 * 4096 + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    store = Store(path)
+    await store.open(integrity_check=False)  # as if the check had not run yet
+    clock = FakeClock(at("2026-01-06 09:00"))  # every job overdue: catch-up reads them all
+    engine = Engine(store, ScriptedExecutor(clock), Settings(), clock=clock)
+    with pytest.raises(StoreError, match="cannot be used"):
+        await engine.start(timer=False)
+    assert not engine.started and engine.off_reason.startswith("database error")
+    await store.close()
