@@ -15,6 +15,7 @@ from astrbot.api.star import Context, Star, StarTools
 from .host.commands import CronCommands, actor_from_event
 from .host.core_tools import hide_core_future_task
 from .host.runtime import PLUGIN_NAME, Runtime, database_path, load_settings
+from .host.web_api import WebApi
 from .tools.future_task_tools import TOOL_NAMES, build_tools, refresh_descriptions
 
 
@@ -28,6 +29,8 @@ class FutureTasksPlugin(Star):
         self.commands = CronCommands(self.runtime)
         self.tools = build_tools(self.runtime)
         context.add_llm_tools(*self.tools)
+        self.web_api = WebApi(self.runtime)
+        self.web_api.register(context)
 
     @property
     def service(self):
@@ -78,6 +81,7 @@ class FutureTasksPlugin(Star):
         refresh_descriptions(self.tools, self.runtime)
 
     async def terminate(self) -> None:
+        self.web_api.unregister(self.context)
         for name in TOOL_NAMES:
             self.context.get_llm_tool_manager().remove_func(name)
         await self.runtime.stop()
