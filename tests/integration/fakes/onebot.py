@@ -27,6 +27,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.integration.fakes.recording import wait_for_record
+
 Responder = Callable[[dict[str, Any]], Any]
 """Computes the ``data`` of an action response from the action's params."""
 
@@ -281,25 +283,14 @@ class FakeOneBot:
         send and starting to wait. Raises ``TimeoutError`` listing what did arrive.
         """
         assert self._changed is not None, "connect() first"
-        checked = since
-
-        def scan() -> Action | None:
-            nonlocal checked
-            while checked < len(self.actions):
-                action = self.actions[checked]
-                checked += 1
-                if predicate(action):
-                    return action
-            return None
-
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                while (found := scan()) is None:
-                    await self._changed.wait()
-                return found
-        except TimeoutError:
-            got = [(a.name, a.params) for a in self.actions[since:]]
-            raise TimeoutError(f"no matching OneBot action within {timeout}s; got {got}") from None
+        return await wait_for_record(
+            self.actions,
+            self._changed,
+            predicate,
+            timeout=timeout,
+            since=since,
+            describe=lambda got: f"OneBot actions: {[(a.name, a.params) for a in got]}",
+        )
 
     # ------------------------------------------------------------------ events
 

@@ -39,6 +39,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from tests.integration.fakes.recording import wait_for_record
+
 DEFAULT_TOKEN = "123456:TESTTOKEN"
 DEFAULT_BOT_USERNAME = "future_tasks_test_bot"
 
@@ -339,27 +341,17 @@ class FakeTelegram:
         and starting to wait. Raises ``TimeoutError`` listing what did arrive.
         """
         assert self._changed is not None, "start() first"
-        checked = since
-
-        def scan() -> TgCall | None:
-            nonlocal checked
-            while checked < len(self.calls):
-                call = self.calls[checked]
-                checked += 1
-                if predicate(call):
-                    return call
-            return None
-
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                while (found := scan()) is None:
-                    await self._changed.wait()
-                return found
-        except TimeoutError:
-            got = [(c.method, c.params) for c in self.calls[since:] if c.method != "getUpdates"]
-            raise TimeoutError(
-                f"no matching Telegram call within {timeout}s; got (getUpdates omitted) {got}"
-            ) from None
+        return await wait_for_record(
+            self.calls,
+            self._changed,
+            predicate,
+            timeout=timeout,
+            since=since,
+            describe=lambda got: (
+                "Telegram calls (getUpdates omitted): "
+                + str([(c.method, c.params) for c in got if c.method != "getUpdates"])
+            ),
+        )
 
     async def wait_for_send(
         self,
