@@ -276,32 +276,16 @@ class Store:
 
     async def get_jobs(self, job_ids: Sequence[str], db: aiosqlite.Connection) -> dict[str, Job]:
         """The jobs with these ids that still exist, inside a transaction."""
-        found: dict[str, Job] = {}
-        for start in range(0, len(job_ids), 500):
-            chunk = job_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            async with db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", chunk
-            ) as cur:
-                for row in await cur.fetchall():
-                    found[row[0]] = self.job_from_row(row)
-        return found
+        rows = await _rows_by_id(db, _JOB_COLUMNS, job_ids)
+        return {row[0]: self.job_from_row(row) for row in rows}
 
     async def claim_states(
         self, job_ids: Sequence[str], db: aiosqlite.Connection
     ) -> dict[str, tuple[str | None, int]]:
         """``id -> (claim marker, updated_at)`` of the jobs that still exist: enough to tell
         whether a claimed job changed while it ran, without parsing its body again."""
-        found: dict[str, tuple[str | None, int]] = {}
-        for start in range(0, len(job_ids), 500):
-            chunk = job_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            async with db.execute(
-                f"SELECT id, running_run_id, updated_at FROM jobs WHERE id IN ({marks})", chunk
-            ) as cur:
-                for row in await cur.fetchall():
-                    found[row[0]] = (row[1], row[2])
-        return found
+        rows = await _rows_by_id(db, "id, running_run_id, updated_at", job_ids)
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     async def delete_job(self, job_id: str) -> bool:
         async with self.transaction() as db:
@@ -581,6 +565,19 @@ class Store:
     async def get_route(self, key: str) -> str | None:
         row = await self._fetchone("SELECT umo FROM routes WHERE owner_key=?", (key,))
         return row[0] if row else None
+
+
+async def _rows_by_id(
+    db: aiosqlite.Connection, columns: str, job_ids: Sequence[str]
+) -> list[sqlite3.Row]:
+    """``SELECT columns FROM jobs WHERE id IN (…)`` in chunks SQLite accepts."""
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(job_ids), 500):
+        chunk = job_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        async with db.execute(f"SELECT {columns} FROM jobs WHERE id IN ({marks})", chunk) as cur:
+            rows += await cur.fetchall()
+    return rows
 
 
 def _run_from_row(row: Sequence[object]) -> Run:

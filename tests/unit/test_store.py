@@ -35,7 +35,8 @@ async def test_corrupt_database_is_left_untouched_and_refused(tmp_path: Path, co
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tasks.db"]  # no -wal, no backup
 
 
-async def test_a_damaged_page_fails_the_integrity_check(tmp_path: Path):
+async def _damaged_database(tmp_path: Path) -> Path:
+    """A cleanly closed database of 40 jobs with one b-tree page header scribbled over."""
     world = await make_world(tmp_path / "tasks.db", at("2026-01-05 09:00"))
     for _ in range(40):
         await world.create(ADMIN, message="x" * 2000, every="1h")
@@ -45,8 +46,13 @@ async def test_a_damaged_page_fails_the_integrity_check(tmp_path: Path):
     data = bytearray(path.read_bytes())
     page = 4096
     assert len(data) > 3 * page
-    data[2 * page : 2 * page + 16] = b"\xff" * 16  # scribble over a b-tree page header
+    data[2 * page : 2 * page + 16] = b"\xff" * 16
     path.write_bytes(bytes(data))
+    return path
+
+
+async def test_a_damaged_page_fails_the_integrity_check(tmp_path: Path):
+    path = await _damaged_database(tmp_path)
     before = path.read_bytes()
     with pytest.raises(StoreError):
         await Store(path).open()
@@ -148,15 +154,7 @@ async def test_a_large_file_is_checked_beside_the_running_scheduler(tmp_path: Pa
     """Above SYNC_CHECK_MAX_BYTES the check runs aside; a damaged file then stops firing."""
     import core.store as store_module
 
-    world = await make_world(tmp_path / "tasks.db", at("2026-01-05 09:00"))
-    for _ in range(40):
-        await world.create(ADMIN, message="x" * 2000, every="1h")
-    await world.engine.stop()
-    await world.store.close()
-    path = tmp_path / "tasks.db"
-    data = bytearray(path.read_bytes())
-    data[2 * 4096 : 2 * 4096 + 16] = b"\xff" * 16
-    path.write_bytes(bytes(data))
+    path = await _damaged_database(tmp_path)
     monkeypatch.setattr(store_module, "SYNC_CHECK_MAX_BYTES", 0)
     store = Store(path)
     await store.open()  # the big-file path: opened, the check still to come
@@ -171,15 +169,7 @@ async def test_a_large_file_is_checked_beside_the_running_scheduler(tmp_path: Pa
 
 
 async def test_a_damaged_file_found_while_starting_stops_the_scheduler(tmp_path: Path):
-    world = await make_world(tmp_path / "tasks.db", at("2026-01-05 09:00"))
-    for _ in range(40):
-        await world.create(ADMIN, message="x" * 2000, every="1h")
-    await world.engine.stop()
-    await world.store.close()
-    path = tmp_path / "tasks.db"
-    data = bytearray(path.read_bytes())
-    data[2 * 4096 : 2 * 4096 + 16] = b"\xff" * 16
-    path.write_bytes(bytes(data))
+    path = await _damaged_database(tmp_path)
     store = Store(path)
     await store.open(integrity_check=False)  # as if the check had not run yet
     clock = FakeClock(at("2026-01-06 09:00"))  # every job overdue: catch-up reads them all
