@@ -48,6 +48,46 @@ find_python() {
     return 1
 }
 
+# Debian's Chromium and chromedriver drive the browser test of the WebUI page
+# (tests/browser); the font gives its Chinese screenshot real glyphs. Installed only when
+# missing and only where apt-get may run (root, or sudo without a password); anywhere
+# else this says so and the browser test skips. FUTURE_TASKS_SKIP_BROWSER=1 skips this.
+BROWSER_PACKAGES=(chromium chromium-driver fonts-wqy-microhei)
+
+ensure_browser() {
+    [[ "${FUTURE_TASKS_SKIP_BROWSER:-}" == "1" ]] && return 0
+    if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
+        if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+            log "no apt-get here: install Chromium and chromedriver at /usr/bin for tests/browser"
+            log "(the browser test skips without them)"
+        fi
+        return 0
+    fi
+    local pkg missing=()
+    for pkg in "${BROWSER_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$pkg")
+    done
+    ((${#missing[@]})) || return 0
+    local sudo=()
+    if [[ "$(id -u)" -ne 0 ]]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
+            sudo=(sudo -n)
+        else
+            log "missing ${missing[*]} for the browser test, and apt-get needs root:"
+            log "    sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+            log "(until then tests/browser skips)"
+            return 0
+        fi
+    fi
+    log "installing ${missing[*]} with apt-get (for tests/browser)"
+    if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+        || ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq "${missing[@]}" >/dev/null; then
+        log "apt-get could not install ${missing[*]}; tests/browser will skip without Chromium"
+    fi
+}
+
 requirements_hash() {
     local files=("$ROOT/requirements-dev.txt" "$ROOT/scripts/overrides.txt")
     [[ -f "$ROOT/requirements.txt" ]] && files+=("$ROOT/requirements.txt")
@@ -55,6 +95,9 @@ requirements_hash() {
 }
 
 main() {
+    # Only the test command needs a browser; starting AstrBot does not.
+    [[ "${1:-}" == "--browser" ]] && ensure_browser
+
     if [[ ! -f "$ROOT/requirements.txt" ]]; then
         log "requirements.txt is missing at $ROOT (it lists the plugin's runtime dependencies)"
         exit 1

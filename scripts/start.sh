@@ -2,8 +2,8 @@
 # Run a local AstrBot with this plugin installed, for manual testing in the WebUI.
 #
 # The AstrBot home defaults to <repo>/.astrbot-home (git-ignored); override with
-# FUTURE_TASKS_HOME. The plugin is symlinked, not copied, so edits take effect on
-# a plugin reload or restart. FUTURE_TASKS_PLUGIN_DIR links another directory.
+# FUTURE_TASKS_HOME. The plugin is copied in at every start (AstrBot shows no plugin
+# pages for a symlinked plugin). FUTURE_TASKS_PLUGIN_DIR copies another directory.
 # No LLM provider or platform is needed to start; add them in the WebUI.
 set -euo pipefail
 
@@ -28,20 +28,24 @@ if [[ ! -f "$home/.astrbot" ]]; then
     (cd "$home" && "$ROOT/.venv/bin/astrbot" init -y >/dev/null)
 fi
 
-link="$home/data/plugins/$PLUGIN_NAME"
+# A copy, refreshed at every start: AstrBot 4.29 serves no plugin pages (the WebUI page)
+# for a plugin folder that is a symlink out of data/plugins/.
+target="$home/data/plugins/$PLUGIN_NAME"
 mkdir -p "$home/data/plugins"
-if [[ -L "$link" ]]; then
-    [[ "$(readlink "$link")" == "$plugin_src" ]] || ln -sfn "$plugin_src" "$link"
-elif [[ -e "$link" ]]; then
-    echo "[start] $link exists and is not a symlink; move it away first" >&2
-    exit 1
-else
-    ln -s "$plugin_src" "$link"
+if [[ -L "$target" ]]; then
+    rm "$target"
 fi
+rm -rf "$target.new"
+mkdir -p "$target.new"
+tar -C "$plugin_src" --exclude=./.git --exclude=./.venv --exclude=./.astrbot-home \
+    --exclude=./.test-artifacts --exclude=__pycache__ --exclude=./.pytest_cache \
+    --exclude=./.ruff_cache -cf - . | tar -C "$target.new" -xf -
+rm -rf "$target"
+mv "$target.new" "$target"
 
 port="${DASHBOARD_PORT:-6185}"
 echo "[start] AstrBot home: $home"
-echo "[start] plugin:       $link -> $plugin_src"
+echo "[start] plugin:       $target (copied from $plugin_src; run this again after edits)"
 echo "[start] dashboard:    http://$DASHBOARD_HOST:$port"
 echo "[start] login:        astrbot / $ASTRBOT_DASHBOARD_INITIAL_PASSWORD"
 echo "[start]               (set when the home is new; AstrBot then asks you to change it)"
