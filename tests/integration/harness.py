@@ -67,6 +67,18 @@ class AstrBotBootError(RuntimeError):
     """AstrBot (or the plugin under test) did not come up."""
 
 
+def run_on_loop[R](
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, R], timeout: float
+) -> R:
+    """Run ``coro`` on ``loop`` (running in another thread) and wait for its result."""
+    fut = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        return fut.result(timeout)
+    except TimeoutError:
+        fut.cancel()
+        raise
+
+
 def free_port() -> int:
     """A currently free TCP port on 127.0.0.1."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -255,12 +267,7 @@ class AstrBot:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run ``coro`` on AstrBot's loop from a sync test and return its result."""
-        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return fut.result(timeout)
-        except TimeoutError:
-            fut.cancel()
-            raise
+        return run_on_loop(self.loop, coro, timeout)
 
     async def arun(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Like :meth:`run`, awaitable from an async test on pytest's own loop."""

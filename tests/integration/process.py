@@ -52,6 +52,7 @@ from tests.integration.harness import (
     build_config,
     free_port,
     plugin_source_dir,
+    run_on_loop,
 )
 
 T = TypeVar("T")
@@ -106,12 +107,7 @@ class LoopThread:
         self.loop.run_forever()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return fut.result(timeout)
-        except TimeoutError:
-            fut.cancel()
-            raise
+        return run_on_loop(self.loop, coro, timeout)
 
     def stop(self) -> None:
         if self.loop.is_running():
