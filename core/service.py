@@ -178,6 +178,7 @@ class TaskService:
             updated_at=now,
         )
         self._arm(job, now)
+        _ensure_storable(job)
         for _ in range(5):
             try:
                 await self.store.insert_job(job)
@@ -344,6 +345,7 @@ class TaskService:
         if not job.enabled:
             job.next_run_at = job.next_slot_at = None
         job.updated_at = now
+        _ensure_storable(job)
         if not await self.store.save_job(job):
             raise NotFound(f"task {job.id} was deleted meanwhile")
         self.engine.nudge()
@@ -481,6 +483,17 @@ class TaskService:
                     "deliver here"
                 )
         return target
+
+
+def _ensure_storable(job: Job) -> None:
+    """Refuse what cannot be written, e.g. a lone UTF-16 surrogate (``"\\ud800"``), which JSON
+    from a web body or a tool call may carry in any text field."""
+    try:
+        job.model_dump_json()
+    except ValueError:
+        raise UserError(
+            "the task contains text that is not valid Unicode (a lone surrogate); remove it"
+        ) from None
 
 
 def _clean_text(text: str, *, keep_newlines: bool) -> str:
