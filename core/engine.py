@@ -35,7 +35,6 @@ from .policy import (
     plan_catch_up,
     recover_interrupted,
 )
-from .schedule import ScheduleError
 from .settings import Settings
 from .store import RunFinish, Store
 
@@ -348,7 +347,8 @@ class Engine:
                     finish.error = (finish.error + " (the task was deleted during the run)").strip()
                     continue
                 job = fresh.get(claimed.id, claimed)
-                decision = self._decide(job, ctx, outcome, now)
+                info = RunInfo(ctx.slot_at, ctx.trigger, ctx.started_at)
+                decision = apply_outcome(job, info, outcome, now, self.settings)
                 if decision.delete:
                     deleted.append((job.id, ctx.run_id))
                 else:
@@ -359,14 +359,6 @@ class Engine:
             await self.store.prune_runs(db, states.keys(), self.settings.run_history_keep)
         for job, text in alerts:
             self._send_alert(job, text)
-
-    def _decide(self, job: Job, ctx: RunContext, outcome: Outcome, now: int) -> Decision:
-        try:
-            info = RunInfo(ctx.slot_at, ctx.trigger, ctx.started_at)
-            return apply_outcome(job, info, outcome, now, self.settings)
-        except ScheduleError as exc:  # pragma: no cover - policy catches these itself
-            job.last_error = str(exc)
-            return Decision(job)
 
     async def _write(self, items: list[tuple[RunFinish, Decision, str, str]]) -> None:
         """Record recovered runs: finish the run row and save or delete the job."""
