@@ -42,7 +42,7 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise ScheduleError(
-            f"unknown time zone {name!r}: use an IANA name such as Asia/Shanghai, "
+            f"unknown time zone {str(name)[:40]!r}: use an IANA name such as Asia/Shanghai, "
             "Europe/Berlin, America/Los_Angeles or UTC"
         ) from None
 
@@ -97,13 +97,15 @@ def validate_cron(expr: str) -> str:
     if len(fields) != 5:
         raise ScheduleError(
             f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), "
-            f'got {len(fields)} in {expr!r}; example: "0 7 * * mon-fri"'
+            f'got {len(fields)} in {expr[:60]!r}; example: "0 7 * * mon-fri"'
         )
     normal = " ".join(fields)
     try:
         _compiled_cron(normal)
     except (CroniterBadCronError, ValueError, KeyError, TypeError) as exc:
-        raise ScheduleError(f"invalid cron expression {expr!r}: {exc}") from None
+        # croniter's own text repeats the input unescaped: keep only a printable gist.
+        detail = str(exc)[:80].encode("ascii", "backslashreplace").decode()
+        raise ScheduleError(f"invalid cron expression {expr[:60]!r}: {detail}") from None
     return normal
 
 
@@ -124,7 +126,7 @@ def next_cron_after(expr: str, tz: str, after_ms: int) -> int:
                 return candidate_ms
     except CroniterBadDateError:
         pass
-    raise ScheduleError(f"the cron expression {expr!r} never fires (an impossible date?)")
+    raise ScheduleError(f"the cron expression {expr[:60]!r} never fires (an impossible date?)")
 
 
 def next_every_after(anchor_ms: int, every_ms: int, after_ms: int) -> int:

@@ -87,9 +87,12 @@ def parse_cron(expr: str, tz: str, *, text: str = "") -> Schedule:
 def at_schedule(at_ms: int, tz: str, now_ms: int, *, text: str = "") -> Schedule:
     """A one-shot at ``at_ms``, refused when it is well in the past or absurdly far ahead."""
     if at_ms < now_ms - PAST_TOLERANCE_MS:
+        try:
+            when = f" ({ms_to_local(at_ms, tz):%Y-%m-%d %H:%M} {tz})"
+        except (ValueError, OverflowError, OSError):  # before year 1 in that zone
+            when = ""
         raise UserError(
-            f"that time ({ms_to_local(at_ms, tz):%Y-%m-%d %H:%M} {tz}) is in the past; "
-            "give a future time, e.g. 20m or tomorrow's date"
+            f"that time{when} is in the past; give a future time, e.g. 20m or tomorrow's date"
         )
     if at_ms > now_ms + MAX_AHEAD_MS:
         raise UserError("that time is more than 10 years ahead; pick a nearer time")

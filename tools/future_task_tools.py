@@ -7,6 +7,8 @@ refusal says what to fix. The tools go through the same service as the chat comm
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from astrbot.core.agent.run_context import ContextWrapper
@@ -92,13 +94,145 @@ def _schema(fields: dict[str, dict[str, Any]], required: list[str]) -> dict[str,
     return {"type": "object", "properties": fields, "required": required}
 
 
+# ----- the arguments, checked against the tool's own schema ----------------------------------
+# A model may send any JSON: "false" for false, "10" for 10, a number for a chat id, a list or
+# an object anywhere, keys of another tool. They are checked here, once, before anything reads
+# them; ranges, enums and the meaning of each value stay with the service.
+
+_TRUTH_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _as_text(value: Any) -> str:
+    """Text; a number becomes its digits (models send chat ids and such as numbers). A lone
+    surrogate (JSON can carry ``"\\ud800"``) is refused here: no store, log or provider can
+    encode it, and a job id is looked up before any other check would see it."""
+    if isinstance(value, str):
+        value.encode("utf-8")  # a UnicodeEncodeError (a ValueError) on a lone surrogate
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a ValueError past 4300 digits
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    raise TypeError
+
+
+def _as_truth(value: Any) -> bool:
+    """true or false; also the words models send for them ("false", "yes", 0)."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower() if isinstance(value, int | str) else None
+    if word in _TRUTH_WORDS:
+        return _TRUTH_WORDS[word]
+    raise ValueError
+
+
+def _as_whole_number(value: Any) -> int:
+    """A whole number; also one written as text ("10") or as a float (10.0)."""
+    if isinstance(value, bool):
+        raise TypeError
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return int(value.strip())
+    raise TypeError
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "string": _as_text,
+    "boolean": _as_truth,
+    "integer": _as_whole_number,
+}
+
+
+def _expected(schema: dict[str, Any]) -> str:
+    """What a value of ``schema`` looks like, for the refusal."""
+    kind = schema.get("type")
+    if "enum" in schema:
+        return "one of " + ", ".join(schema["enum"])
+    if kind == "boolean":
+        return "true or false"
+    if kind == "integer":
+        span = f" from {schema['minimum']} to {schema['maximum']}" if "maximum" in schema else ""
+        return f"a whole number{span}"
+    return "text (a JSON string)"
+
+
+def _shown(value: Any) -> str:
+    """A bad value in a few characters: never the whole of a huge one, never a lone
+    surrogate (repr escapes it), so the refusal itself can always be sent."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value[:20]) + ("..." if len(value) > 20 else "")
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a very large number"
+    return repr(value)
+
+
+def _read(key: str, value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` as the type ``schema`` names, or a refusal that names ``key``."""
+    try:
+        return _READERS[schema["type"]](value)
+    except UnicodeEncodeError:
+        raise UserError(
+            f"{key} contains a lone surrogate (text that is not valid Unicode); remove it"
+        ) from None
+    except (TypeError, ValueError):
+        raise UserError(f"{key} must be {_expected(schema)}; got {_shown(value)}") from None
+
+
+MAX_REFUSAL_CHARS = 500
+
+
+def refusal(error: UserError) -> str:
+    """``Error: <what was wrong and what to do>`` on one line of bounded length. Some core
+    refusals echo the model's input in full (an unknown zone, a bad cron expression), and
+    a 100 KB echo would flood the model's context: a long one is cut in the middle, which
+    keeps the advice at its end."""
+    text = " ".join(str(error).split())
+    if len(text) > MAX_REFUSAL_CHARS:
+        text = f"{text[: MAX_REFUSAL_CHARS - 205]} ... {text[-200:]}"
+    return f"Error: {text}"
+
+
+def checked_arguments(
+    tool: str, parameters: dict[str, Any], given: dict[str, Any]
+) -> dict[str, Any]:
+    """``given`` read by the tool's JSON schema: null means "not given", an unknown key or a
+    value of the wrong type is refused by name, and a required argument must be there."""
+    properties: dict[str, dict[str, Any]] = parameters["properties"]
+    args: dict[str, Any] = {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key not in properties:
+            known = ", ".join(properties)
+            raise UserError(f"unknown argument {key[:30]!r}; {tool} takes {known}")
+        args[key] = _read(key, value, properties[key])
+    for key in parameters.get("required", []):
+        if key not in args:
+            hint = properties[key].get("description", "")
+            raise UserError(
+                f"{key} is required" + (f"; {hint[:1].lower()}{hint[1:]}" if hint else "")
+            )
+    return args
+
+
 @dataclass
 class FutureTaskTool(FunctionTool[AstrAgentContext]):
     """Shared by the six tools: who is asking, the no-recursion rule, error sentences."""
 
     runtime: Any = Field(default=None, repr=False)
 
-    async def call(self, context: ContextWrapper[AstrAgentContext], **kwargs: Any) -> str:
+    async def call(self, context: ContextWrapper[AstrAgentContext], /, **kwargs: Any) -> str:
+        """Positional-only ``context``: an argument the model calls "context" (or "self")
+        lands in ``kwargs`` and is refused like any unknown key, instead of a TypeError."""
         if CURRENT_RUN.get() is not None:
             return (
                 "Error: a scheduled run can not create or change scheduled tasks. Do the work "
@@ -107,11 +241,10 @@ class FutureTaskTool(FunctionTool[AstrAgentContext]):
         runtime: Runtime = self.runtime
         actor = actor_from_event(context.context.event)
         try:
-            return await self.act(
-                runtime, actor, {k: v for k, v in kwargs.items() if v is not None}
-            )
+            args = checked_arguments(self.name, self.parameters, kwargs)
+            return await self.act(runtime, actor, args)
         except UserError as exc:
-            return f"Error: {exc}"
+            return refusal(exc)
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
         raise NotImplementedError
@@ -148,7 +281,7 @@ class ListTool(FutureTaskTool):
     )
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
-        include = bool(args.get("include_disabled", True))
+        include = args.get("include_disabled", True)
         page = await runtime.service.list(actor, include_disabled=include, limit=100)
         if not page.jobs:
             return "The user has no scheduled tasks."
@@ -174,7 +307,7 @@ class EditTool(FutureTaskTool):
     )
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
-        job_id = str(args.pop("job_id", ""))
+        job_id = args.pop("job_id")
         changes = JobChanges.from_mapping(args)
         job = await runtime.service.edit(actor, job_id, changes)  # type: ignore[arg-type]
         return f"Updated task {job.id} ({job.payload.mode.value}); {describe_next_run(job)}."
@@ -187,7 +320,7 @@ class CancelTool(FutureTaskTool):
     parameters: dict = Field(default_factory=lambda: _schema({"job_id": _JOB_ID}, ["job_id"]))
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
-        job = await runtime.service.cancel(actor, str(args.get("job_id", "")))
+        job = await runtime.service.cancel(actor, args["job_id"])
         return f"Deleted task {job.id} ({job.display_name})."
 
 
@@ -198,7 +331,7 @@ class RunTool(FutureTaskTool):
     parameters: dict = Field(default_factory=lambda: _schema({"job_id": _JOB_ID}, ["job_id"]))
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
-        job_id = str(args.get("job_id", ""))
+        job_id = args["job_id"]
         run_id = await runtime.service.run_now(actor, job_id)
         return f"Started a run of task {job_id} (run {run_id}); its schedule is unchanged."
 
@@ -223,8 +356,8 @@ class HistoryTool(FutureTaskTool):
     )
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
-        job = await runtime.service.get(actor, str(args.get("job_id", "")))
-        runs, total = await runtime.service.history(actor, job.id, limit=int(args.get("limit", 10)))
+        job = await runtime.service.get(actor, args["job_id"])
+        runs, total = await runtime.service.history(actor, job.id, limit=args.get("limit", 10))
         if not runs:
             return f"Task {job.id} has not run yet; {describe_next_run(job)}."
         lines = [f"{len(runs)} of {total} runs of {job.id}, newest first:"]
