@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 
 class UserError(ValueError):
     """Bad input: the message says what was wrong and, where it helps, the right form."""
@@ -17,3 +19,28 @@ class NotFound(UserError):
 
 class StoreError(RuntimeError):
     """The database cannot be used; the scheduler stops and the file is left untouched."""
+
+
+class StoreUnavailable(UserError):
+    """The database refused a request just now (locked by another program, disk full,
+    read-only). SQLite rolled the statement back, so nothing changed; trying again later
+    may work. The message says which and what to do."""
+
+
+_STORE_TROUBLE = (
+    ("locked", "the task database is locked by another program"),
+    ("busy", "the task database is locked by another program"),
+    ("full", "the disk holding the task database is full"),
+    ("readonly", "the task database is read-only"),
+    ("read-only", "the task database is read-only"),
+    ("disk i/o", "the task database could not be read or written (disk I/O error)"),
+)
+
+
+def store_unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+    """The person-readable form of a database failure that may pass."""
+    text = str(exc)
+    lowered = text.lower()
+    what = next((say for key, say in _STORE_TROUBLE if key in lowered), None)
+    what = what or f"the task database refused the request ({text})"
+    return StoreUnavailable(f"{what}; nothing was changed. Try again in a moment.")

@@ -7,14 +7,17 @@ what to do instead.
 
 from __future__ import annotations
 
+import functools
+import re
 import secrets
+import sqlite3
 import string
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .engine import Engine
-from .errors import NotFound, PermissionDenied, UserError
+from .errors import NotFound, PermissionDenied, UserError, store_unavailable
 from .models import CatchUp, Job, Mode, Owner, Payload, Run, Schedule, ScheduleKind, Target
 from .schedule import MS, ScheduleError, format_local, next_run_after, shortest_interval_ms, zone
 from .settings import Settings
@@ -24,6 +27,23 @@ from .timeparse import WHEN_FORMS, parse_cron, parse_every, parse_when
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 MAX_NAME_CHARS = 80
 MAX_LIST_LIMIT = 200
+
+
+def _answers_store_trouble[**P, R](method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A database that is locked, full or read-only right now becomes a UserError that
+    says so, through every front door alike, instead of a traceback (nothing changed)."""
+
+    @functools.wraps(method)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise store_unavailable(exc) from exc
+
+    return guarded
+
+
+_JOB_ID_SHAPE = re.compile(r"[a-z0-9]{1,32}")
 
 
 def new_job_id() -> str:
@@ -82,7 +102,9 @@ class JobSpec:
         for key, value in values.items():
             name = aliases.get(key, key)
             if name not in known:
-                raise UserError(f"unknown field {key!r}; known fields: {', '.join(sorted(known))}")
+                raise UserError(
+                    f"unknown field {str(key)[:40]!r}; known fields: {', '.join(sorted(known))}"
+                )
             setattr(spec, name, value)
         return spec
 
@@ -134,6 +156,7 @@ class TaskService:
 
     # ----- create ------------------------------------------------------------------------
 
+    @_answers_store_trouble
     async def create(self, actor: Actor, spec: JobSpec) -> Job:
         if not self.settings.allow_members and not actor.is_admin:
             raise PermissionDenied(
@@ -241,8 +264,12 @@ class TaskService:
 
     # ----- read --------------------------------------------------------------------------
 
+    @_answers_store_trouble
     async def get(self, actor: Actor, job_id: str) -> Job:
-        job = await self.store.get_job(str(job_id).strip().lower())
+        wanted = str(job_id).strip().lower()
+        # Only an id of the shape the service hands out reaches the database (text that
+        # SQLite can not even encode, such as a lone surrogate, is simply not found).
+        job = await self.store.get_job(wanted) if _JOB_ID_SHAPE.fullmatch(wanted) else None
         if job is None or not self.may_touch(actor, job):
             raise NotFound(
                 f"no task with id {str(job_id)[:20]!r} that you can see; /cron list shows yours"
@@ -253,6 +280,7 @@ class TaskService:
     def may_touch(actor: Actor, job: Job) -> bool:
         return actor.is_admin or owner_key(job.owner.origin, job.owner.sender_id) == actor.key
 
+    @_answers_store_trouble
     async def list(
         self,
         actor: Actor,
@@ -279,6 +307,7 @@ class TaskService:
             offset=max(0, int(offset)),
         )
 
+    @_answers_store_trouble
     async def history(
         self,
         actor: Actor,
@@ -298,6 +327,7 @@ class TaskService:
 
     # ----- change ------------------------------------------------------------------------
 
+    @_answers_store_trouble
     async def edit(self, actor: Actor, job_id: str, changes: JobChanges) -> Job:
         job = await self.get(actor, job_id)
         now = self.now
@@ -366,12 +396,14 @@ class TaskService:
     async def set_enabled(self, actor: Actor, job_id: str, enabled: bool) -> Job:
         return await self.edit(actor, job_id, JobChanges(enabled=enabled))
 
+    @_answers_store_trouble
     async def cancel(self, actor: Actor, job_id: str) -> Job:
         job = await self.get(actor, job_id)
         await self.store.delete_job(job.id)
         self.engine.nudge()
         return job
 
+    @_answers_store_trouble
     async def run_now(self, actor: Actor, job_id: str) -> str:
         job = await self.get(actor, job_id)
         if not self.engine.started:
@@ -381,6 +413,7 @@ class TaskService:
             raise UserError(f"task {job.id} is running right now; see /cron runs {job.id}")
         return run_id
 
+    @_answers_store_trouble
     async def status(self) -> dict[str, Any]:
         counts = await self.store.counts()
         return {

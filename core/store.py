@@ -64,8 +64,10 @@ def owner_key(origin: str, sender_id: str) -> str:
 class Store:
     """The plugin's database. Call ``open`` before use and ``close`` when done."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
         self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        """How long a write waits for another program's lock before it fails."""
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._claim_counter = 0
@@ -96,7 +98,7 @@ class Store:
                 )
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             await db.execute("PRAGMA foreign_keys=OFF")
             if version < SCHEMA_VERSION:
                 if existed and version > 0:

@@ -28,7 +28,7 @@ from astrbot.api import logger
 from astrbot.api.web import json_response, request
 from pydantic import ValidationError
 
-from ..core.errors import NotFound, PermissionDenied, StoreError, UserError
+from ..core.errors import NotFound, PermissionDenied, StoreError, StoreUnavailable, UserError
 from ..core.models import Job
 from ..core.service import Actor
 from ..core.views import (
@@ -164,6 +164,8 @@ class WebApi:
             return _error(404, str(exc))
         except PermissionDenied as exc:
             return _error(403, str(exc))
+        except StoreUnavailable as exc:
+            return _error(503, str(exc))
         except UserError as exc:
             return _error(400, str(exc))
         except StoreError as exc:

@@ -94,7 +94,7 @@ class World:
         await self.store.close()
         if down_until_ms is not None:
             self.clock.set(down_until_ms)
-        self.store = Store(self.store.path)
+        self.store = Store(self.store.path, busy_timeout_ms=self.store.busy_timeout_ms)
         await self.store.open()
         self.engine = _engine(self.store, self.executor, self.settings, self.clock, self.alerts)
         self.service = TaskService(self.store, self.engine, self.settings)
@@ -111,10 +111,12 @@ def _engine(store, executor, settings, clock, alerts) -> Engine:
     return Engine(store, executor, settings, clock=clock, alert=alert)
 
 
-async def make_world(path: Path, start_ms: int, **settings: object) -> World:
+async def make_world(
+    path: Path, start_ms: int, *, busy_timeout_ms: int = 5000, **settings: object
+) -> World:
     clock = FakeClock(start_ms)
     cfg = Settings(**settings)  # type: ignore[arg-type]
-    store = Store(path)
+    store = Store(path, busy_timeout_ms=busy_timeout_ms)
     await store.open()
     executor = ScriptedExecutor(clock)
     alerts: list[tuple[str, str]] = []
