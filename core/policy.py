@@ -197,7 +197,11 @@ def recover_interrupted(job: Job, delivered: bool, now: int) -> Decision:
         return Decision(job)
     _disable(job)
     job.last_error = "interrupted twice: disabled; run it again with run now or resume it"
-    return Decision(job)
+    return Decision(
+        job,
+        alert=f"Task {job.id} ({job.display_name}) was paused: the bot stopped twice while it "
+        f"ran, and it was not delivered. Run it now with /cron run {job.id}, or resume it.",
+    )
 
 
 def plan_catch_up(job: Job, now: int, cfg: Settings) -> CatchUpPlan:

@@ -19,7 +19,7 @@ from astrbot.core.agent.tool import FunctionTool
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from .delivery import DeliveryError, send
+from .delivery import DeliveryError, send, send_with_retries
 from .messages import build_chain
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class RunSender:
             self.refused += 1
             return SendResult.LIMIT
         try:
-            await send(self.context, self.session, build_chain(text, media))
+            await send_with_retries(self.context, self.session, lambda: build_chain(text, media))
         except DeliveryError as exc:
             self.errors.append(str(exc))
             raise

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,17 +13,15 @@ from ..core.policy import Outcome
 from ..core.schedule import format_local
 from ..core.settings import Settings
 from ..core.store import Store
-from .delivery import DeliveryError, delivery_session, send
+from .delivery import SEND_RETRY_DELAYS, DeliveryError, delivery_session, send_with_retries
 from .messages import build_chain
 
 if TYPE_CHECKING:
-    from astrbot.api.event import MessageChain
     from astrbot.api.star import Context
 
 # Set while a scheduled run executes, so the scheduling tools can refuse to be used from
 # inside one (an agent run can not create further jobs).
 CURRENT_RUN: ContextVar[str | None] = ContextVar("future_tasks_current_run", default=None)
-SEND_RETRY_DELAYS = (5.0, 10.0, 20.0)
 
 
 class AgentModes(Protocol):
@@ -71,7 +68,12 @@ class HostExecutor:
         if job.target.deliver is False:
             return Outcome(RunStatus.OK, Delivery.NOT_REQUESTED, output=text)
         try:
-            await self.send_with_retries(session, lambda: build_chain(text, job.payload.media))
+            await send_with_retries(
+                self.context,
+                session,
+                lambda: build_chain(text, job.payload.media),
+                self.retry_delays,
+            )
         except DeliveryError as exc:
             if job.target.best_effort:
                 return Outcome(RunStatus.OK, Delivery.NOT_DELIVERED, output=text, error=str(exc))
@@ -81,22 +83,16 @@ class HostExecutor:
         run.mark_delivered()
         return Outcome(RunStatus.OK, Delivery.DELIVERED, output=text)
 
-    async def send_with_retries(self, session: str, chain: Callable[[], MessageChain]) -> None:
-        """Send; a transient failure is tried again after 5, 10 and 20 s. Each attempt gets
-        a fresh chain: AstrBot's send path changes the chain it is given."""
-        for delay in (*self.retry_delays, None):
-            try:
-                await send(self.context, session, chain())
-                return
-            except DeliveryError as exc:
-                if not exc.transient or delay is None:
-                    raise
-            await asyncio.sleep(delay)
-
     async def alert(self, job: Job, text: str) -> None:
-        """Tell a job's owner something went wrong (best effort: an alert never fails a run)."""
+        """Tell a job's owner something went wrong (best effort: an alert never fails a run;
+        sent with retries, as one raised at start-up may meet a platform not yet connected)."""
         try:
-            await send(self.context, job.owner.origin, build_chain(f"[future tasks] {text}", []))
+            await send_with_retries(
+                self.context,
+                job.owner.origin,
+                lambda: build_chain(f"[future tasks] {text}", []),
+                self.retry_delays,
+            )
         except DeliveryError:
             return
 

@@ -27,3 +27,12 @@ def is_transient(error: BaseException | str) -> bool:
     # text does not ("Bad Gateway").
     kind = "" if isinstance(error, str) else type(error).__name__
     return bool(_TRANSIENT_TEXT.search(f"{kind} {error}"))
+
+
+_PLATFORM_DOWN_TEXT = re.compile(r"not ?connected|api ?not ?available", re.IGNORECASE)
+
+
+def is_platform_down(error: BaseException) -> bool:
+    """The platform has no live connection (OneBot's ``ApiNotAvailable``: the QQ side has
+    not dialled in yet after a restart). Nothing went out, so trying again soon is safe."""
+    return bool(_PLATFORM_DOWN_TEXT.search(f"{type(error).__name__} {error}"))
