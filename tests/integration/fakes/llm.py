@@ -39,6 +39,10 @@ class Reply:
 
     text: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    delay: float = 0.0
+    """Seconds the server waits before answering (a slow model)."""
+    status: int = 200
+    """An HTTP error status (429, 500, ...) answers with an OpenAI-style error instead."""
 
     @staticmethod
     def calling(*calls: ToolCall, text: str | None = None) -> Reply:
@@ -175,6 +179,13 @@ class FakeLLM:
             self._changed.notify_all()
 
         reply = self._next_reply(req)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.status != 200:
+            return web.json_response(
+                {"error": {"message": reply.text or "fake LLM error", "type": "server_error"}},
+                status=reply.status,
+            )
         model = str(body.get("model") or DEFAULT_MODEL)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text}
         if reply.tool_calls:

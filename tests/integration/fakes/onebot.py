@@ -105,6 +105,10 @@ class FakeOneBot:
         self.events_sent: list[dict[str, Any]] = []
         self.responders: dict[str, Responder] = {}
         """Per-action overrides; return the response ``data`` or raise to fail it."""
+        self.ack_delay = 0.0
+        """Seconds between receiving an action and answering it: the message has reached
+        QQ but AstrBot does not know yet (a kill in between duplicates it)."""
+        self._acks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -214,7 +218,12 @@ class FakeOneBot:
             except ValueError:
                 continue
             if isinstance(payload, dict) and "action" in payload:
-                await self._handle_action(payload)
+                if self.ack_delay:  # answer later; keep reading meanwhile
+                    task = asyncio.create_task(self._handle_action(payload))
+                    self._acks.add(task)
+                    task.add_done_callback(self._acks.discard)
+                else:
+                    await self._handle_action(payload)
 
     async def _handle_action(self, payload: dict[str, Any]) -> None:
         name = str(payload["action"])
@@ -230,6 +239,8 @@ class FakeOneBot:
         # Record before replying so a waiter sees the action no later than AstrBot
         # sees the call succeed.
         await self._record(action)
+        if self.ack_delay:
+            await asyncio.sleep(self.ack_delay)
         if self._ws is not None and not self._ws.closed:
             await self._ws.send_str(json.dumps(response))
 
