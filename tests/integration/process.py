@@ -169,6 +169,7 @@ class AstrBotProcess:
         self._started_at = 0.0
         self._connections_before = 0
         self._dialler: Future[None] | None = None
+        self._database_path = (plugin_config or {}).get("database_path")
         self._prepare_home(plugin_config, config_overrides)
 
     # ------------------------------------------------------------------ setup
@@ -230,7 +231,9 @@ class AstrBotProcess:
 
     @property
     def db_path(self) -> Path:
-        """The plugin's SQLite database (default location)."""
+        """The plugin's SQLite database (its ``database_path`` setting, else the default)."""
+        if self._database_path:
+            return Path(self._database_path)
         return self.home / "data" / "plugin_data" / PLUGIN_NAME / "future_tasks.db"
 
     @property
