@@ -18,7 +18,8 @@ stopped gracefully; then what the QQ client received is compared with the run hi
   message and the database noting it: SPEC §6 runs the one-shot again), unexplained
   otherwise;
 - never delivered is **lost**, unless its history shows it interrupted twice, which SPEC
-  §6 answers by pausing the job (counted as *paused after two interruptions*);
+  §6 answers by pausing the job and telling its owner (counted as *paused after two
+  interruptions*, with whether the alert got out before the next kill);
 - a recurring job: every run recorded as delivered reached QQ, and any extra copies are
   covered by interrupted runs; no slot ran twice.
 
@@ -161,6 +162,9 @@ class TrialReport:
         ]
         for (kind, verdict), n in sorted(verdicts.items()):
             lines.append(f"  {kind:9} {verdict:30} {n}")
+        told = sum(1 for v in self.verdicts if v.detail == "owner told")
+        if paused := self.count("paused after two interruptions"):
+            lines.append(f"  paused jobs whose owner got the alert: {told} of {paused}")
         lines.append(f"slots run twice: {len(self.same_slot_twice)}")
         lines.append("failures: " + ("; ".join(self.failures) or "none"))
         return "\n".join(lines)
@@ -330,6 +334,7 @@ class CrashTrial:
 
     def judge(self) -> None:
         received = Counter(self._token_of(a) for a in self.proc.onebot.sent())
+        alerts = [a.text for a in self.proc.onebot.sent() if a.text.startswith("[future tasks]")]
         runs: dict[str, list[dict[str, Any]]] = {}
         for row in self.proc.query("SELECT * FROM runs ORDER BY seq"):
             runs.setdefault(row["job_id"], []).append(dict(row))
@@ -342,6 +347,9 @@ class CrashTrial:
             verdict = (judge_recurring if job.kind == "recurring" else judge_one_shot)(
                 job, received[job.token], history, states.get(job.id)
             )
+            if verdict.verdict == "paused after two interruptions":
+                told = any(f"Task {job.id} " in text and "was paused" in text for text in alerts)
+                verdict.detail = "owner told" if told else "owner not told (alert cut by a kill)"
             self.report.verdicts.append(verdict)
             slots = Counter(r["slot_at"] for r in history
                             if r["status"] == "ok" and r["trigger"] == "schedule")  # fmt: skip
