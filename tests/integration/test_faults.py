@@ -118,16 +118,21 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _wait_scheduler_refused(proc: AstrBotProcess, timeout: float = 90.0) -> None:
+    """AstrBot boots on while the plugin logs that its scheduler will not start."""
+    deadline = time.monotonic() + timeout
+    while not proc.grep("[future tasks] the scheduler will not start", current=True):
+        assert proc.running and time.monotonic() < deadline, proc.log_tail()
+        time.sleep(0.1)
+
+
 def test_a_corrupt_database_at_boot_stops_the_scheduler_and_is_left_untouched() -> None:
     with AstrBotProcess() as proc:
         proc.db_path.parent.mkdir(parents=True, exist_ok=True)
         proc.db_path.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
         before = _sha256(proc.db_path)
         proc.start(wait=False)
-        deadline = time.monotonic() + 90
-        while not proc.grep("[future tasks] the scheduler will not start", current=True):
-            assert proc.running and time.monotonic() < deadline, proc.log_tail()
-            time.sleep(0.1)
+        _wait_scheduler_refused(proc)
         proc.wait_onebot()  # AstrBot itself runs on; only the plugin's scheduler is off
         status = proc.say(USER, "/cron status")
         assert "database" in status.lower() and "not" in status.lower(), status
@@ -176,60 +181,66 @@ def _remount(mount: Path, mode: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{mode}", str(mount)], check=True)
 
 
-def test_a_full_disk_refuses_clearly_and_loses_no_reminder() -> None:
+@pytest.fixture
+def on_tmpfs() -> Iterator[tuple[AstrBotProcess, Path]]:
+    """AstrBot (started) whose plugin keeps its database on a 4 MB tmpfs of its own."""
     with small_tmpfs() as mount:
         database = mount / "tasks" / "future_tasks.db"
         with AstrBotProcess(plugin_config={"database_path": str(database)}) as proc:
             proc.start()
-            mark = proc.onebot.mark()
-            proc.say(USER, "/cron add 6s tea time", starts="Created")
-            filler = _fill(mount)
-            # A big message needs new pages in the write-ahead log: there is no room.
-            full = proc.say(USER, f"/cron add 5m {'x' * 6000}")
-            assert "disk holding the task database is full" in full, full
-            assert "nothing was changed" in full, full
-            assert not proc.say(USER, "/cron list").startswith("Error")  # reading works
-            time.sleep(7)  # the reminder falls due while the disk is full
-            filler.unlink()
-            sent = proc.wait_for(lambda a: a.text.startswith("tea time"), since=mark, timeout=15)
-            assert sent.name == "send_private_msg" and sent.target == USER
-            assert proc.say(USER, "/cron add 5m after", starts="Created")
-            time.sleep(1.0)
-            copies = [a for a in proc.onebot.sent(mark) if a.text.startswith("tea time")]
-            assert len(copies) == 1, [a.text for a in copies]
-            proc.interrupt()
-            assert proc.query("PRAGMA integrity_check")[0][0] == "ok"
-            bodies = [r["body"] for r in proc.query("SELECT body FROM jobs")]
-            assert len(bodies) == 1 and "after" in bodies[0], bodies
+            yield proc, mount
 
 
-def test_a_read_only_disk_at_boot_stops_the_scheduler_and_the_restart_catches_up() -> None:
-    with small_tmpfs() as mount:
-        database = mount / "tasks" / "future_tasks.db"
-        with AstrBotProcess(plugin_config={"database_path": str(database)}) as proc:
-            proc.start()
-            mark = proc.onebot.mark()
-            proc.say(USER, "/cron add 8s tea time", starts="Created")
-            proc.interrupt()  # a clean stop closes the files, so the disk can go read-only
-            before = {p.name: _sha256(p) for p in database.parent.iterdir()}
-            _remount(mount, "ro")
-            try:
-                proc.start(wait=False)
-                deadline = time.monotonic() + 90
-                while not proc.grep("[future tasks] the scheduler will not start", current=True):
-                    assert proc.running and time.monotonic() < deadline, proc.log_tail()
-                    time.sleep(0.1)
-                proc.wait_onebot()
-                status = proc.say(USER, "/cron status")
-                assert "database" in status.lower(), status
-                time.sleep(8)  # the reminder falls due meanwhile: nothing fires
-                assert not [a for a in proc.onebot.sent(mark) if a.text.startswith("tea")]
-                proc.kill()
-            finally:
-                _remount(mount, "rw")
-            assert {p.name: _sha256(p) for p in database.parent.iterdir()} == before
-            proc.start()  # writable again: the missed reminder is caught up, marked late
-            sent = proc.wait_for(lambda a: a.text.startswith("tea time"), since=mark, timeout=30)
-            assert "(late: this was due at" in sent.text, sent.text
-            time.sleep(1.0)
-            assert len([a for a in proc.onebot.sent(mark) if a.text.startswith("tea")]) == 1
+def test_a_full_disk_refuses_clearly_and_loses_no_reminder(
+    on_tmpfs: tuple[AstrBotProcess, Path],
+) -> None:
+    proc, mount = on_tmpfs
+    mark = proc.onebot.mark()
+    proc.say(USER, "/cron add 6s tea time", starts="Created")
+    filler = _fill(mount)
+    # A big message needs new pages in the write-ahead log: there is no room.
+    full = proc.say(USER, f"/cron add 5m {'x' * 6000}")
+    assert "disk holding the task database is full" in full, full
+    assert "nothing was changed" in full, full
+    assert not proc.say(USER, "/cron list").startswith("Error")  # reading works
+    time.sleep(7)  # the reminder falls due while the disk is full
+    filler.unlink()
+    sent = proc.wait_for(lambda a: a.text.startswith("tea time"), since=mark, timeout=15)
+    assert sent.name == "send_private_msg" and sent.target == USER
+    assert proc.say(USER, "/cron add 5m after", starts="Created")
+    time.sleep(1.0)
+    copies = [a for a in proc.onebot.sent(mark) if a.text.startswith("tea time")]
+    assert len(copies) == 1, [a.text for a in copies]
+    proc.interrupt()
+    assert proc.query("PRAGMA integrity_check")[0][0] == "ok"
+    bodies = [r["body"] for r in proc.query("SELECT body FROM jobs")]
+    assert len(bodies) == 1 and "after" in bodies[0], bodies
+
+
+def test_a_read_only_disk_at_boot_stops_the_scheduler_and_the_restart_catches_up(
+    on_tmpfs: tuple[AstrBotProcess, Path],
+) -> None:
+    proc, mount = on_tmpfs
+    database = proc.db_path
+    mark = proc.onebot.mark()
+    proc.say(USER, "/cron add 8s tea time", starts="Created")
+    proc.interrupt()  # a clean stop closes the files, so the disk can go read-only
+    before = {p.name: _sha256(p) for p in database.parent.iterdir()}
+    _remount(mount, "ro")
+    try:
+        proc.start(wait=False)
+        _wait_scheduler_refused(proc)
+        proc.wait_onebot()
+        status = proc.say(USER, "/cron status")
+        assert "database" in status.lower(), status
+        time.sleep(8)  # the reminder falls due meanwhile: nothing fires
+        assert not [a for a in proc.onebot.sent(mark) if a.text.startswith("tea")]
+        proc.kill()
+    finally:
+        _remount(mount, "rw")
+    assert {p.name: _sha256(p) for p in database.parent.iterdir()} == before
+    proc.start()  # writable again: the missed reminder is caught up, marked late
+    sent = proc.wait_for(lambda a: a.text.startswith("tea time"), since=mark, timeout=30)
+    assert "(late: this was due at" in sent.text, sent.text
+    time.sleep(1.0)
+    assert len([a for a in proc.onebot.sent(mark) if a.text.startswith("tea")]) == 1
