@@ -179,7 +179,7 @@ class Engine:
             decision = recover_interrupted(job, delivered, now)
             finish = RunFinish(
                 run_id, now, RunStatus.INTERRUPTED.value,
-                Delivery.DELIVERED.value if delivered else Delivery.NOT_DELIVERED.value,
+                Delivery.DELIVERED.value if delivered else Delivery.UNKNOWN.value,
                 "", "interrupted: the bot stopped during the run",
             )  # fmt: skip
             await self._write([(finish, decision, run_id, job.id)])

@@ -51,6 +51,9 @@ class Delivery(StrEnum):
     DELIVERED = "delivered"
     NOT_DELIVERED = "not-delivered"
     NOT_REQUESTED = "not-requested"
+    UNKNOWN = "unknown"
+    """The bot stopped during the run before it learned whether a message went out: the
+    platform may have taken it without the acknowledgement reaching AstrBot."""
 
 
 class Trigger(StrEnum):

@@ -104,6 +104,7 @@
     delivered: ["ui.delivery_delivered", "delivered"],
     "not-delivered": ["ui.delivery_not_delivered", "not delivered"],
     "not-requested": ["ui.delivery_not_requested", "no delivery"],
+    unknown: ["ui.delivery_unknown", "unknown (the bot stopped)"],
   };
   const TRIGGER = {
     schedule: ["ui.trigger_schedule", "schedule"],

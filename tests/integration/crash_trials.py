@@ -362,7 +362,8 @@ class CrashTrial:
 
 
 def _interrupted_undelivered(history: Sequence[dict[str, Any]]) -> int:
-    return sum(1 for r in history if r["status"] == "interrupted" and r["delivery"] != "delivered")
+    """Runs cut short before their delivery was recorded (the history says ``unknown``)."""
+    return sum(1 for r in history if r["status"] == "interrupted" and r["delivery"] == "unknown")
 
 
 def _run_counts(history: Sequence[dict[str, Any]]) -> dict[str, int]:
