@@ -101,6 +101,8 @@ class Engine:
         self.off_reason: str | None = None
         self.last_error: str | None = None
         self.next_wake_at: int | None = None
+        self._asleep_until: int | None = None
+        """When the sleeping timer wakes by itself; None while it is awake."""
         self._started_at = 0
 
     # ----- life cycle -------------------------------------------------------------------
@@ -316,21 +318,31 @@ class Engine:
             if not batch and not delivered:
                 return
             try:
-                if delivered:
-                    await self.store.mark_delivered(delivered)
-                if batch:
-                    await self._apply(batch)
+                earliest = await self._apply(batch, delivered)
             except BaseException:
                 self._finished[:0] = batch
                 self._delivered[:0] = delivered
                 raise
-        if batch:
-            self.nudge()
+        asleep_until = self._asleep_until
+        if earliest is not None and (asleep_until is None or earliest < asleep_until):
+            self.nudge()  # a job is due before the timer would look again
 
-    async def _apply(self, batch: list[tuple[Job, RunContext, Outcome]]) -> None:
+    async def _apply(
+        self, batch: list[tuple[Job, RunContext, Outcome]], delivered: list[str]
+    ) -> int | None:
+        """One transaction for the delivery marks and the finished runs; returns the
+        earliest next run among the jobs it saved."""
         now = self.clock.now_ms()
         alerts: list[tuple[Job, str]] = []
+        finishing = {ctx.run_id for _, ctx, _ in batch}
+        # A run finishing here gets its delivery from its outcome; only runs still going
+        # (an agent that has sent a message and works on) need the mark of their own.
+        marks = [run_id for run_id in delivered if run_id not in finishing]
         async with self.store.transaction() as db:
+            if marks:
+                await self.store.mark_delivered(marks, db)
+            if not batch:
+                return None
             states = await self.store.claim_states([job.id for job, _, _ in batch], db)
             # Only jobs edited while they ran are read again; the rest are as claimed.
             edited = [
@@ -359,6 +371,8 @@ class Engine:
             await self.store.prune_runs(db, states.keys(), self.settings.run_history_keep)
         for job, text in alerts:
             self._send_alert(job, text)
+        upcoming = [job.next_run_at for job, _ in saved if job.enabled and job.next_run_at]
+        return min(upcoming, default=None)
 
     async def _write(self, items: list[tuple[RunFinish, Decision, str, str]]) -> None:
         """Record recovered runs: finish the run row and save or delete the job."""
@@ -380,7 +394,8 @@ class Engine:
     async def drain(self) -> None:
         """Wait until every run started so far has finished and been recorded (for tests
         and for an orderly stop)."""
-        while self._in_flight or self._finished or self._delivered:
+        # The applier may be writing a batch it took (the lock is held): wait for it too.
+        while self._in_flight or self._finished or self._delivered or self._flush_lock.locked():
             await asyncio.gather(*list(self._in_flight), return_exceptions=True)
             await self.flush()
             await asyncio.sleep(0)  # let finished tasks' done-callbacks leave _in_flight
@@ -409,7 +424,11 @@ class Engine:
                 log.exception("future tasks: the timer failed; retrying in 1 s")
                 delay = 1000
             expected = self.clock.now_ms() + delay
-            await self.clock.wait(self._wake, delay)
+            self._asleep_until = expected
+            try:
+                await self.clock.wait(self._wake, delay)
+            finally:
+                self._asleep_until = None
             if self.clock.now_ms() - expected > _CLOCK_JUMP_MS:
                 with contextlib.suppress(Exception):
                     await self.catch_up()  # the host slept or the clock jumped forward

@@ -465,12 +465,12 @@ class Store:
         if deleted:
             await db.executemany("DELETE FROM jobs WHERE id=? AND running_run_id=?", list(deleted))
 
-    async def mark_delivered(self, run_ids: Sequence[str]) -> None:
-        """Record that a run's output was sent, so a crash after it does not send again."""
-        async with self.transaction() as db:
-            await db.executemany(
-                "UPDATE runs SET delivery='delivered' WHERE run_id=?", [(r,) for r in run_ids]
-            )
+    async def mark_delivered(self, run_ids: Sequence[str], db: aiosqlite.Connection) -> None:
+        """Record, inside the caller's transaction, that a run's output was sent, so a crash
+        after it does not send again."""
+        await db.executemany(
+            "UPDATE runs SET delivery='delivered' WHERE run_id=?", [(r,) for r in run_ids]
+        )
 
     async def run_delivered(self, run_id: str) -> bool:
         row = await self._fetchone("SELECT delivery FROM runs WHERE run_id=?", (run_id,))

@@ -375,6 +375,31 @@ async def test_an_interrupted_one_shot_interrupted_again_is_disabled(world: Worl
     assert "was paused" in alert and f"/cron run {job.id}" in alert, alert
 
 
+async def test_drain_waits_for_a_batch_the_applier_is_writing(world: World):
+    """An orderly stop must not return while the applier still writes outcomes it took."""
+    job = await world.create(message="call", run_at="5m")
+    writing, release = asyncio.Event(), asyncio.Event()
+    finish_runs = world.store.finish_runs
+
+    async def slow_finish_runs(*args, **kwargs):
+        writing.set()
+        await release.wait()
+        return await finish_runs(*args, **kwargs)
+
+    world.store.finish_runs = slow_finish_runs  # type: ignore[method-assign]
+    world.clock.set(job.next_run_at)
+    await world.engine.tick()
+    await asyncio.wait_for(writing.wait(), 5)  # the applier took the batch
+    drained = asyncio.create_task(world.engine.drain())
+    await asyncio.sleep(0.05)
+    assert not drained.done()
+    release.set()
+    await asyncio.wait_for(drained, 5)
+    assert [(r.status, r.delivery) for r in await runs(world, job.id)] == [
+        (RunStatus.OK, Delivery.DELIVERED)
+    ]
+
+
 # ----- concurrent edits --------------------------------------------------------------
 
 
