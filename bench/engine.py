@@ -930,6 +930,16 @@ def print_summary(rows: list[Row]) -> None:
 SECTIONS = ("fires", "lateness", "startup", "next-run")
 
 
+def banner(title: str, extra_versions: str = "") -> str:
+    """The first line of every benchmark's printout: what ran, on what, and how busy the
+    machine was (the figures depend on it)."""
+    return (
+        f"{title} — Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+        f"{extra_versions}, {os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"load average {load_average()}"
+    )
+
+
 def load_average() -> str:
     """The 1/5/15-minute load averages: other work on the machine skews every figure."""
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -963,11 +973,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     sections = args.only or list(SECTIONS)
     began = time.perf_counter()
-    say(
-        f"future tasks engine benchmark ({plan.name}) — Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load_average()}"
-    )
+    say(banner(f"future tasks engine benchmark ({plan.name})"))
     results: dict[str, Any] = {"plan": plan.name, "load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="future-tasks-bench-") as tmp:
         workdir = Path(tmp)

@@ -29,7 +29,6 @@ import itertools
 import json
 import logging
 import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -53,6 +52,7 @@ from bench.engine import (
     InstantExecutor,
     JobRow,
     Row,
+    banner,
     body_template,
     heading,
     insert_rows,
@@ -717,11 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     plan = QUICK if args.quick else FULL
     began = time.perf_counter()
-    say(
-        f"future tasks load benchmark ({plan.name}) — Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load_average()}"
-    )
+    say(banner(f"future tasks load benchmark ({plan.name})"))
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="future-tasks-load-") as tmp:
         figures = asyncio.run(run_load(plan, Path(tmp)))

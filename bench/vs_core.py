@@ -48,9 +48,7 @@ import functools
 import json
 import math
 import os
-import platform
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -70,6 +68,7 @@ from bench.engine import (
     BenchFailure,
     InstantExecutor,
     JobRow,
+    banner,
     body_template,
     check,
     heading,
@@ -1073,13 +1072,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def versions() -> str:
-    """Python, SQLite, AstrBot and APScheduler versions, for the printout."""
+    """AstrBot and APScheduler versions, for the printout."""
     from importlib.metadata import version
 
-    return (
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-        f"AstrBot {version('astrbot')}, APScheduler {version('apscheduler')}"
-    )
+    return f", AstrBot {version('astrbot')}, APScheduler {version('apscheduler')}"
 
 
 def run_parent(args: argparse.Namespace) -> int:
@@ -1087,11 +1083,7 @@ def run_parent(args: argparse.Namespace) -> int:
     plan = QUICK if args.quick else FULL
     scenarios = args.only or list(SCENARIOS)
     began = time.perf_counter()
-    say(
-        f"AstrBot core scheduler vs future tasks plugin ({plan.name}) — {versions()}, "
-        f"{os.cpu_count()} CPUs, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"load average {load_average()}"
-    )
+    say(banner(f"AstrBot core scheduler vs future tasks plugin ({plan.name})", versions()))
     results: dict[str, Any] = {"plan": plan.name, "load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="future-tasks-vs-core-") as tmp:
         workdir = Path(tmp)
