@@ -22,7 +22,7 @@ import pytest
 from bench.engine import scalar
 from bench.load import Burst, Planned, due_jobs, later_jobs, load_problems, store_jobs
 from core.clock import FakeClock
-from core.engine import Engine
+from core.engine import CLAIM_AHEAD_MS, Engine
 from core.settings import Settings
 from core.store import Store
 
@@ -95,7 +95,8 @@ async def loaded(tmp_path: Path) -> AsyncIterator[Loaded]:
     store = Store(tmp_path / "tasks.db")
     await store.open()
     rng = random.Random(10)
-    later = later_jobs(DUE, STORED - DUE, UNTIL + 1, NEAR_LATER, rng)
+    # The first later job falls due just beyond what the timer may claim ahead at UNTIL.
+    later = later_jobs(DUE, STORED - DUE, UNTIL + CLAIM_AHEAD_MS + 1, NEAR_LATER, rng)
     plan = await store_jobs(store, itertools.chain(due_jobs(BURST, rng), later), STORED)
     clock = TimerClock(BURST.start - 10_000)
     executor = ScriptedExecutor(clock)
@@ -128,7 +129,9 @@ async def test_ten_thousand_due_in_a_minute_among_a_hundred_thousand_run_once_on
     # Lateness under load, in fake time: the timer woke at each due instant and every run
     # started at its very slot, neither marked late nor recorded as started later.
     due_instants = {p.due for p in loaded.plan if p.then is not None}
-    assert woken == len(due_instants)  # once per distinct due instant, never in between
+    # At most twice per distinct due instant (CLAIM_AHEAD_MS before it, to claim, and at
+    # it, to start the runs), never in between.
+    assert len(due_instants) <= woken <= 2 * len(due_instants), (woken, len(due_instants))
     assert all(ctx.started_at == ctx.slot_at and not ctx.late for _, ctx, _ in loaded.executor.runs)
     assert await scalar(loaded.store, "SELECT count(*) FROM runs WHERE started_at != slot_at") == 0
 

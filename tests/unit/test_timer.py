@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from core.engine import CLAIM_AHEAD_MS
+
 from .conftest import at, make_world
 
 
@@ -25,7 +27,7 @@ async def test_timer_arms_on_the_earliest_job_clamped_to_a_minute(tmp_path: Path
     assert world.clock.deadlines() == [now + 60_000]
     soon = await world.create(message="soon", run_at="20s")  # nudges the timer
     await _settle()
-    assert world.clock.deadlines() == [soon.next_run_at]
+    assert world.clock.deadlines() == [soon.next_run_at - CLAIM_AHEAD_MS]  # to claim it
     world.clock.set(soon.next_run_at)
     await _settle()
     await world.engine.drain()
@@ -74,4 +76,54 @@ async def test_a_clock_jump_forward_runs_catch_up(tmp_path: Path):
     runs, total = await world.store.runs_for(job.id)
     assert total == 4 and {r.status.value for r in runs} == {"missed"}
     await world.engine.stop()
+    await world.store.close()
+
+
+async def _claimed_ahead(world, due: int) -> None:
+    """Move to CLAIM_AHEAD_MS before ``due`` and wait until the timer claimed and sleeps
+    towards ``due`` itself."""
+    world.clock.set(due - CLAIM_AHEAD_MS)
+    for _ in range(500):
+        if world.clock.deadlines() == [due]:
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError(f"the timer did not claim ahead: {world.clock.deadlines()}")
+
+
+async def test_the_timer_claims_just_ahead_and_starts_the_run_on_its_slot(tmp_path: Path):
+    world = await make_world(tmp_path / "t.db", at("2026-01-05 09:00"))
+    job = await world.create(message="tea", run_at="20s")
+    due = job.next_run_at
+    await world.engine.stop()
+    await world.engine.start(timer=True)
+    await _settle()
+    await _claimed_ahead(world, due)
+    assert (await world.store.counts())["running"] == 1
+    assert world.executor.runs == []  # claimed, not started: it is not due yet
+    world.clock.set(due)
+    await _settle()
+    await world.engine.drain()
+    ((job_id, ctx, started),) = world.executor.runs
+    assert (job_id, ctx.slot_at, started, ctx.late) == (job.id, due, due, False)
+    await world.engine.stop()
+    await world.store.close()
+
+
+async def test_a_stop_while_claimed_ahead_still_runs_the_job_at_its_time(tmp_path: Path):
+    world = await make_world(tmp_path / "t.db", at("2026-01-05 09:00"))
+    job = await world.create(message="hourly", cron="0 * * * *")
+    due = job.next_run_at
+    await world.engine.stop()
+    await world.engine.start(timer=True)
+    await _settle()
+    await _claimed_ahead(world, due)
+    stopping = asyncio.create_task(world.engine.stop())
+    await _settle()
+    assert not stopping.done() and world.executor.runs == []  # never before its time
+    world.clock.set(due)
+    await asyncio.wait_for(stopping, 5)
+    assert [(jid, started) for jid, _, started in world.executor.runs] == [(job.id, due)]
+    runs, _ = await world.store.runs_for(job.id)
+    assert [(r.status.value, r.delivery.value) for r in runs] == [("ok", "delivered")]
+    assert (await world.job(job.id)).next_run_at == due + 3_600_000  # type: ignore[union-attr]
     await world.store.close()
