@@ -90,14 +90,20 @@ async def _claimed_ahead(world, due: int) -> None:
     raise AssertionError(f"the timer did not claim ahead: {world.clock.deadlines()}")
 
 
-async def test_the_timer_claims_just_ahead_and_starts_the_run_on_its_slot(tmp_path: Path):
+async def _claimed_ahead_world(tmp_path: Path, **job: object):
+    """A world with one job and its timer running, moved to the moment the timer has
+    claimed the job ahead of its due time."""
     world = await make_world(tmp_path / "t.db", at("2026-01-05 09:00"))
-    job = await world.create(message="tea", run_at="20s")
-    due = job.next_run_at
+    created = await world.create(**job)
     await world.engine.stop()
     await world.engine.start(timer=True)
     await _settle()
-    await _claimed_ahead(world, due)
+    await _claimed_ahead(world, created.next_run_at)
+    return world, created, created.next_run_at
+
+
+async def test_the_timer_claims_just_ahead_and_starts_the_run_on_its_slot(tmp_path: Path):
+    world, job, due = await _claimed_ahead_world(tmp_path, message="tea", run_at="20s")
     assert (await world.store.counts())["running"] == 1
     assert world.executor.runs == []  # claimed, not started: it is not due yet
     world.clock.set(due)
@@ -110,13 +116,7 @@ async def test_the_timer_claims_just_ahead_and_starts_the_run_on_its_slot(tmp_pa
 
 
 async def test_a_stop_while_claimed_ahead_still_runs_the_job_at_its_time(tmp_path: Path):
-    world = await make_world(tmp_path / "t.db", at("2026-01-05 09:00"))
-    job = await world.create(message="hourly", cron="0 * * * *")
-    due = job.next_run_at
-    await world.engine.stop()
-    await world.engine.start(timer=True)
-    await _settle()
-    await _claimed_ahead(world, due)
+    world, job, due = await _claimed_ahead_world(tmp_path, message="hourly", cron="0 * * * *")
     stopping = asyncio.create_task(world.engine.stop())
     await _settle()
     assert not stopping.done() and world.executor.runs == []  # never before its time
