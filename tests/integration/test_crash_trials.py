@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.integration.crash_trials import run_trial
 
 KILLS = int(os.environ.get("CRASH_TRIAL_KILLS", "50"))
 SEED = int(os.environ.get("CRASH_TRIAL_SEED", "2026"))
 
 
+@pytest.mark.timeout(900)  # 50 boots and kills take about 5 minutes; the default is 300 s
 def test_fifty_random_kills_lose_nothing_and_repeat_nothing_unexplained() -> None:
     report = run_trial(KILLS, SEED)
     print(report.summary())
