@@ -298,6 +298,11 @@ class AstrBot:
         """The plugin's ``Star`` instance."""
         return self.star.star_cls
 
+    def runs(self, job_id: str) -> list[Any]:
+        """The plugin's run history of ``job_id`` (``core.models.Run``, newest first)."""
+        runs, _ = self.run(self.plugin.service.store.runs_for(job_id))
+        return runs
+
     def umo(self, user_id: int | str, group: bool = False) -> str:
         """Unified message origin for a QQ private chat or group on the fake."""
         kind = "GroupMessage" if group else "FriendMessage"

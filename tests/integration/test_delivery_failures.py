@@ -27,11 +27,6 @@ def _sends(tg, text: str, since: int) -> list:
     return [c for c in tg.sent(since) if c.plain_text == text]
 
 
-def _history(astrbot: AstrBot, job_id: str):
-    runs, _ = astrbot.run(astrbot.plugin.service.store.runs_for(job_id))
-    return runs
-
-
 def test_a_transient_send_failure_is_retried_and_delivered(astrbot: AstrBot) -> None:
     tg = astrbot.telegram
     tg.responders["sendMessage"] = _failing(1, TgApiError(502, "Bad Gateway"))
@@ -47,7 +42,7 @@ def test_a_transient_send_failure_is_retried_and_delivered(astrbot: AstrBot) -> 
         failed, delivered = _sends(tg, "flaky hello", mark)
         assert 4.5 <= delivered.at - failed.at <= 7  # the first retry waits 5 s
         time.sleep(0.5)
-        runs = _history(astrbot, job.id)
+        runs = astrbot.runs(job.id)
         assert [(r.status.value, r.delivery.value) for r in runs] == [("ok", "delivered")], runs
     finally:
         tg.responders.pop("sendMessage", None)
@@ -71,7 +66,7 @@ def test_a_permanent_failure_disables_the_one_shot_at_once(astrbot: AstrBot) -> 
             time.sleep(0.2)
         assert stored is not None and not stored.enabled
         assert "blocked" in stored.last_error and stored.last_status == "error"
-        runs = _history(astrbot, job.id)
+        runs = astrbot.runs(job.id)
         assert [(r.status.value, r.delivery.value) for r in runs] == [("error", "not-delivered")]
     finally:
         tg.responders.pop("sendMessage", None)
@@ -86,9 +81,9 @@ def test_best_effort_records_not_delivered_without_failing(astrbot: AstrBot) -> 
         job = astrbot.run(astrbot.plugin.service.create(actor, spec))
         astrbot.run(astrbot.plugin.service.run_now(actor, job.id))
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not _finished(_history(astrbot, job.id)):
+        while time.monotonic() < deadline and not _finished(astrbot.runs(job.id)):
             time.sleep(0.2)
-        runs = _history(astrbot, job.id)
+        runs = astrbot.runs(job.id)
         assert [(r.status.value, r.delivery.value) for r in runs] == [("ok", "not-delivered")]
         stored = astrbot.run(astrbot.plugin.service.store.get_job(job.id))
         assert stored.enabled and stored.consecutive_errors == 0

@@ -31,19 +31,14 @@ USER = 7601
 ONE_SHOT_RETRY_S = 30  # SPEC §6: a one-shot's first transient retry
 
 
-def _runs(astrbot: AstrBot, job_id: str) -> list[Run]:
-    runs, _ = astrbot.run(astrbot.plugin.service.store.runs_for(job_id))
-    return runs
-
-
 def _wait_finished_run(astrbot: AstrBot, job_id: str, timeout: float = 40.0) -> Run:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = [r for r in _runs(astrbot, job_id) if r.status.value != "running"]
+        runs = [r for r in astrbot.runs(job_id) if r.status.value != "running"]
         if runs:
             return runs[0]
         time.sleep(0.1)
-    raise AssertionError(f"no finished run of {job_id}: {_runs(astrbot, job_id)}")
+    raise AssertionError(f"no finished run of {job_id}: {astrbot.runs(job_id)}")
 
 
 @contextlib.contextmanager
