@@ -104,6 +104,15 @@ class World:
             await self.engine.drain()
 
 
+async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait (in real time: the store works in a thread) until ``condition`` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        assert loop.time() < deadline, "timed out waiting for the engine"
+        await asyncio.sleep(0.002)
+
+
 def _engine(store, executor, settings, clock, alerts) -> Engine:
     async def alert(job: Job, text: str) -> None:
         alerts.append((job.id, text))

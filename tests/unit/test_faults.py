@@ -9,7 +9,6 @@ disk, the platform refusing to send, the model failing or hanging) are in
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import resource
@@ -26,7 +25,7 @@ import pytest
 
 from core.errors import StoreUnavailable
 
-from .conftest import ALICE, World, at, make_world
+from .conftest import ALICE, World, at, make_world, until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHORT_BUSY_MS = 200
@@ -58,15 +57,6 @@ def locked_by_another_process(path: Path) -> Iterator[None]:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(10)
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Wait (in real time: the store works in a thread) until ``condition`` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for the engine"
-        await asyncio.sleep(0.002)
 
 
 async def timer_idle(world: World) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.engine import CLAIM_AHEAD_MS
 
-from .conftest import at, make_world
+from .conftest import at, make_world, until
 
 
 async def _settle() -> None:
@@ -83,11 +83,7 @@ async def _claimed_ahead(world, due: int) -> None:
     """Move to CLAIM_AHEAD_MS before ``due`` and wait until the timer claimed and sleeps
     towards ``due`` itself."""
     world.clock.set(due - CLAIM_AHEAD_MS)
-    for _ in range(500):
-        if world.clock.deadlines() == [due]:
-            return
-        await asyncio.sleep(0.002)
-    raise AssertionError(f"the timer did not claim ahead: {world.clock.deadlines()}")
+    await until(lambda: world.clock.deadlines() == [due], timeout_s=1.0)
 
 
 async def _claimed_ahead_world(tmp_path: Path, **job: object):
