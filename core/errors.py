@@ -28,19 +28,18 @@ class StoreUnavailable(UserError):
 
 
 _STORE_TROUBLE = (
-    ("locked", "the task database is locked by another program"),
-    ("busy", "the task database is locked by another program"),
-    ("full", "the disk holding the task database is full"),
-    ("readonly", "the task database is read-only"),
-    ("read-only", "the task database is read-only"),
-    ("disk i/o", "the task database could not be read or written (disk I/O error)"),
+    (("locked", "busy"), "the task database is locked by another program"),
+    (("full",), "the disk holding the task database is full"),
+    (("readonly", "read-only"), "the task database is read-only"),
+    (("disk i/o",), "the task database could not be read or written (disk I/O error)"),
 )
+"""SQLite's words for a failure that may pass, and how to say it to a person."""
 
 
 def store_unavailable(exc: sqlite3.Error) -> StoreUnavailable:
     """The person-readable form of a database failure that may pass."""
     text = str(exc)
     lowered = text.lower()
-    what = next((say for key, say in _STORE_TROUBLE if key in lowered), None)
+    what = next((say for keys, say in _STORE_TROUBLE if any(k in lowered for k in keys)), None)
     what = what or f"the task database refused the request ({text})"
     return StoreUnavailable(f"{what}; nothing was changed. Try again in a moment.")

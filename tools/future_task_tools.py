@@ -191,10 +191,10 @@ MAX_REFUSAL_CHARS = 500
 
 
 def refusal(error: UserError) -> str:
-    """``Error: <what was wrong and what to do>`` on one line of bounded length. Some core
-    refusals echo the model's input in full (an unknown zone, a bad cron expression), and
-    a 100 KB echo would flood the model's context: a long one is cut in the middle, which
-    keeps the advice at its end."""
+    """``Error: <what was wrong and what to do>`` on one line of bounded length. A refusal
+    that quotes the model's input (the service cuts its own quotes short, a plugin or
+    AstrBot error may not) must never flood the model's context with it: a long one is cut
+    in the middle, which keeps the advice at its end."""
     text = " ".join(str(error).split())
     if len(text) > MAX_REFUSAL_CHARS:
         text = f"{text[: MAX_REFUSAL_CHARS - 205]} ... {text[-200:]}"
