@@ -8,7 +8,9 @@ The database is the source of truth and the timer only says when to look:
 2. Each claimed run executes in its own task under a timeout. Reminders and agent runs
    have separate concurrency limits, so a slow agent never delays a plain reminder.
 3. Outcomes queue up and the applier writes them in one transaction per batch, using
-   the pure rules of ``policy``. Only applying an executed slot moves a job forward.
+   the pure ``policy.transition``. Only applying an executed slot moves a job forward.
+   Each job is handled on its own: a row that no longer loads, or whose next run cannot
+   be computed for any reason, is set aside alone and the rest of the batch goes on.
 4. The timer is re-armed on the earliest due job, at least every 60 s, so clock jumps
    and a sleeping host are survived, and never faster than ``_MIN_REARM_MS`` when late.
    It wakes ``CLAIM_AHEAD_MS`` before a due time, claims then, and starts the runs at the
@@ -22,23 +24,24 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .clock import Clock, SystemClock
 from .errors import StoreError
 from .models import Delivery, Job, Mode, RunStatus, Trigger
 from .policy import (
-    Decision,
+    CaughtUp,
+    Finished,
     Outcome,
-    RunInfo,
-    apply_outcome,
+    Recovered,
+    Step,
     is_late,
-    plan_catch_up,
-    recover_interrupted,
+    set_aside_notice,
+    transition_or_set_aside,
 )
 from .settings import Settings
-from .store import RunFinish, Store
+from .store import JobState, JobWrite, Loaded, RunFinish, Store, Unloadable
 
 _MAX_SLEEP_MS = 60_000
 _MIN_REARM_MS = 25
@@ -47,9 +50,6 @@ CLAIM_AHEAD_MS = 20
 _CLOCK_JUMP_MS = 90_000
 _CLAIM_BATCH = 500
 _REMINDER_CONCURRENCY = 64
-_STARTUP_BURST = 5
-_STARTUP_SPREAD_MS = 2_000
-_STARTUP_SPREAD_MAX_MS = 120_000
 _STOP_GRACE_S = 3.0
 
 log = logging.getLogger("astrbot_plugin_future_tasks.engine")
@@ -57,7 +57,8 @@ log = logging.getLogger("astrbot_plugin_future_tasks.engine")
 
 @dataclass(slots=True)
 class RunContext:
-    """What an executor knows about the run it performs."""
+    """What an executor knows about the run it performs. ``mark_delivered`` records that
+    its output went out (``delivered`` then holds), so nothing after can make it retried."""
 
     run_id: str
     trigger: Trigger
@@ -65,6 +66,7 @@ class RunContext:
     started_at: int
     late: bool
     mark_delivered: Callable[[], None]
+    delivered: bool = False
 
 
 class Executor(Protocol):
@@ -72,7 +74,8 @@ class Executor(Protocol):
         """Perform one run. Raise or return an error Outcome on failure."""
 
 
-AlertSender = Callable[[Job, str], Awaitable[None]]
+AlertSender = Callable[[str, str], Awaitable[None]]
+"""Tells a job's owner something: ``(owner origin, text)``."""
 
 
 class Engine:
@@ -101,37 +104,45 @@ class Engine:
         self._flush_lock = asyncio.Lock()
         self._reminder_slots = asyncio.Semaphore(_REMINDER_CONCURRENCY)
         self._agent_slots = asyncio.Semaphore(max(1, settings.max_concurrent_runs))
-        self.started = False
+        self._running = False
+        self._with_timer = True
         self.off_reason: str | None = None
         self.last_error: str | None = None
-        self.next_wake_at: int | None = None
         self._asleep_until: int | None = None
         """When the sleeping timer wakes by itself; None while it is awake."""
         self._started_at = 0
 
     # ----- life cycle -------------------------------------------------------------------
 
+    @property
+    def started(self) -> bool:
+        """Firing: started, and (unless started without one, as tests do) the timer runs."""
+        if not self._running:
+            return False
+        return not self._with_timer or (self._timer is not None and not self._timer.done())
+
     async def start(self, *, timer: bool = True, skip_cron: bool = False) -> None:
-        """Recover, catch up and arm. With the off switch set, nothing fires."""
+        """Recover, catch up and arm. With the off switch set, nothing fires. It reports
+        started only once the timer runs; a database that cannot be used stops it."""
         if not self.settings.enabled or skip_cron:
             self.off_reason = (
                 "disabled by FUTURE_TASKS_SKIP_CRON=1" if skip_cron else "disabled in settings"
             )
             return
         self.off_reason = None
-        self.started = True
         self._started_at = self.clock.now_ms()
         try:
             await self.recover_interrupted()
             await self.catch_up()
         except (sqlite3.DatabaseError, StoreError) as exc:  # a damaged file: never fire on it
-            self.started = False
             self.off_reason = f"database error: {exc}"
             self.last_error = str(exc)
             raise StoreError(f"the task database cannot be used: {exc}") from exc
         self._applier = asyncio.create_task(self._apply_loop(), name="future-tasks-applier")
+        self._with_timer = timer
         if timer:
             self._timer = asyncio.create_task(self._timer_loop(), name="future-tasks-timer")
+        self._running = True
         if self.store.integrity_pending:
             self._verifier = asyncio.create_task(self._verify_store(), name="future-tasks-check")
 
@@ -142,6 +153,7 @@ class Engine:
             await self.store.check_integrity_aside()
         except StoreError as exc:
             log.error("future tasks: %s", exc)
+            self._verifier = None  # this task: stop() must not cancel it under itself
             await self.stop()
             self.off_reason = f"database error: {exc}"
             self.last_error = str(exc)
@@ -149,13 +161,13 @@ class Engine:
     async def stop(self) -> None:
         """Stop firing; runs still going after a short grace keep their claim marker and are
         found as interrupted at the next start."""
-        self.started = False
-        for task in (self._timer,):
+        self._running = False
+        for task in (self._timer, self._verifier):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._timer = None
+        self._timer = self._verifier = None
         if self._in_flight:
             _, pending = await asyncio.wait(set(self._in_flight), timeout=_STOP_GRACE_S)
             for task in pending:
@@ -177,50 +189,56 @@ class Engine:
 
     async def recover_interrupted(self) -> int:
         """Runs whose claim marker survived a crash: record them as interrupted."""
-        stale = await self.store.claimed_jobs()
+        loaded = await self.store.claimed_jobs()
         now = self.clock.now_ms()
-        for job in stale:
+        finishes, writes, alerts = [], [], []
+        for job in loaded.jobs:
             run_id = job.running_run_id or ""
             delivered = await self.store.run_delivered(run_id)
-            decision = recover_interrupted(job, delivered, now)
-            finish = RunFinish(
-                run_id, now, RunStatus.INTERRUPTED.value,
-                Delivery.DELIVERED.value if delivered else Delivery.UNKNOWN.value,
-                "", "interrupted: the bot stopped during the run",
-            )  # fmt: skip
-            await self._write([(finish, decision, run_id, job.id)])
-        return len(stale)
+            step = transition_or_set_aside(job, Recovered(delivered), now, self.settings)
+            finishes.append(_interrupted(run_id, now, delivered))
+            writes.append(_write_of(step, job.version, run_id))
+            alerts += _alerts_of(step)
+        finishes += [_interrupted(b.running_run_id or "", now, False) for b in loaded.broken]
+        async with self.store.transaction() as db:
+            await self.store.finish_runs(db, finishes)
+            conflicts = await self.store.write_jobs(db, writes + _asides(loaded))
+        self._after_write(conflicts, alerts, loaded.broken)
+        return len(loaded.jobs) + len(loaded.broken)
 
     async def catch_up(self) -> int:
         """Apply each overdue job's catch-up policy; spread the runs that start now."""
         now = self.clock.now_ms()
         starting = 0
-        after: tuple[int, str] = (-(2**62), "")
-        while page := await self.store.overdue_jobs(now, after):
-            after = (page[-1].next_run_at or 0, page[-1].id)
-            missed = []
-            for job in page:
-                plan = plan_catch_up(job, now, self.settings)
-                job.next_run_at, job.next_slot_at = plan.next_run_at, plan.next_slot_at
-                if plan.runs_now:
-                    job.next_run_at = now + self._startup_delay(starting)
-                    starting += 1
-                elif plan.next_run_at is None:
-                    job.enabled = False
-                    job.last_status = RunStatus.MISSED.value
-                missed += plan.missed
+        after: tuple[int, str] | None = (-(2**62), "")
+        while after is not None:
+            loaded, after = await self.store.overdue_jobs(now, after)
+            missed, writes, alerts = [], [], []
+            for job in loaded.jobs:
+                step = transition_or_set_aside(job, CaughtUp(starting), now, self.settings)
+                starting += step.runs_late
+                missed += step.missed
+                writes.append(_write_of(step, job.version, None))
+                alerts += _alerts_of(step)
             async with self.store.transaction() as db:
                 await self.store.add_runs(missed, db)
-                await self.store.save_jobs(page, db)
+                conflicts = await self.store.write_jobs(db, writes + _asides(loaded))
+            self._after_write(conflicts, alerts, loaded.broken)
         self.nudge()
         return starting
 
-    @staticmethod
-    def _startup_delay(index: int) -> int:
-        """The first few catch-up runs start at once, the rest a few seconds apart."""
-        if index < _STARTUP_BURST:
-            return 0
-        return min((index // _STARTUP_BURST) * _STARTUP_SPREAD_MS, _STARTUP_SPREAD_MAX_MS)
+    def _after_write(
+        self, conflicts: set[str], alerts: list[tuple[str, str]], broken: list[Unloadable]
+    ) -> None:
+        """Send what a write owes the owners; a conflict means the job changed meanwhile
+        (its own writer saw it first), so this step is dropped and says so in the log."""
+        for job_id in conflicts:
+            log.warning("future tasks: task %s changed meanwhile; left as it is", job_id)
+        for origin, text in alerts:
+            self._send_alert(origin, text)
+        for row in broken:
+            log.error("future tasks: task %s set aside: %s", row.job_id, row.reason)
+            self._send_alert(row.origin, set_aside_notice(row.job_id, "", row.reason))
 
     # ----- firing -----------------------------------------------------------------------
 
@@ -231,11 +249,12 @@ class Engine:
         now = self.clock.now_ms()
         started = 0
         while True:
-            jobs = await self.store.claim_due(now, _CLAIM_BATCH)
-            for job in jobs:
+            loaded = await self.store.claim_due(now, _CLAIM_BATCH)
+            self._after_write(set(), [], loaded.broken)
+            for job in loaded.jobs:
                 self._dispatch(job, Trigger.SCHEDULE, now)
-            started += len(jobs)
-            if len(jobs) < _CLAIM_BATCH:
+            started += len(loaded.jobs)
+            if len(loaded.jobs) + len(loaded.broken) < _CLAIM_BATCH:
                 return started
 
     async def run_now(self, job_id: str) -> str | None:
@@ -250,16 +269,15 @@ class Engine:
         return job.running_run_id
 
     def _dispatch(self, job: Job, trigger: Trigger, now: int) -> None:
-        run_id = job.running_run_id or ""
         ctx = RunContext(
-            run_id=run_id,
+            run_id=job.running_run_id or "",
             trigger=trigger,
             slot_at=job.running_slot_at,
             started_at=now,
             late=self._is_late(job.running_slot_at, now),
-            mark_delivered=lambda: self._note_delivered(run_id),
+            mark_delivered=lambda: self._note_delivered(ctx),
         )
-        task = asyncio.create_task(self._execute(job, ctx), name=f"future-task-{run_id}")
+        task = asyncio.create_task(self._execute(job, ctx), name=f"future-task-{ctx.run_id}")
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
@@ -284,7 +302,7 @@ class Engine:
                 return await asyncio.wait_for(self.executor.execute(job, ctx), timeout)
             except TimeoutError:
                 return Outcome(RunStatus.TIMEOUT, Delivery.NOT_DELIVERED,
-                               error=f"timed out after {timeout} s", transient=True)  # fmt: skip
+                               error=f"timed out after {timeout} s")  # fmt: skip
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # an executor bug must not kill the scheduler
@@ -296,8 +314,9 @@ class Engine:
         """Late: well after its slot, or a slot that passed while the bot was down."""
         return is_late(slot_at, now) or (slot_at is not None and slot_at < self._started_at)
 
-    def _note_delivered(self, run_id: str) -> None:
-        self._delivered.append(run_id)
+    def _note_delivered(self, ctx: RunContext) -> None:
+        ctx.delivered = True
+        self._delivered.append(ctx.run_id)
         self._apply_ready.set()
 
     # ----- applying outcomes ------------------------------------------------------------
@@ -337,7 +356,6 @@ class Engine:
         """One transaction for the delivery marks and the finished runs; returns the
         earliest next run among the jobs it saved."""
         now = self.clock.now_ms()
-        alerts: list[tuple[Job, str]] = []
         finishing = {ctx.run_id for _, ctx, _ in batch}
         # A run finishing here gets its delivery from its outcome; only runs still going
         # (an agent that has sent a message and works on) need the mark of their own.
@@ -347,51 +365,56 @@ class Engine:
                 await self.store.mark_delivered(marks, db)
             if not batch:
                 return None
-            states = await self.store.claim_states([job.id for job, _, _ in batch], db)
-            # Only jobs edited while they ran are read again; the rest are as claimed.
-            edited = [
-                j.id for j, _, _ in batch if j.id in states and states[j.id][1] != j.updated_at
-            ]
-            fresh = await self.store.get_jobs(edited, db) if edited else {}
-            finishes, saved, deleted = [], [], []
-            for claimed, ctx, outcome in batch:
-                finish = RunFinish(ctx.run_id, now, outcome.status.value, outcome.delivery.value,
-                                   outcome.output, outcome.error, ctx.late)  # fmt: skip
-                finishes.append(finish)
-                state = states.get(claimed.id)
-                if state is None or state[0] != ctx.run_id:
-                    finish.error = (finish.error + " (the task was deleted during the run)").strip()
-                    continue
-                job = fresh.get(claimed.id, claimed)
-                info = RunInfo(ctx.slot_at, ctx.trigger, ctx.started_at)
-                decision = apply_outcome(job, info, outcome, now, self.settings)
-                if decision.delete:
-                    deleted.append((job.id, ctx.run_id))
-                else:
-                    saved.append((decision.job, ctx.run_id))
-                if decision.alert:
-                    alerts.append((decision.job, decision.alert))
-            await self.store.finish_runs(db, finishes, saved, deleted)
+            states = await self.store.job_states([job.id for job, _, _ in batch], db)
+            # Only jobs written while they ran (an edit) are read again.
+            changed = [
+                j.id for j, ctx, _ in batch
+                if (st := states.get(j.id)) and st.running_run_id == ctx.run_id
+                and st.version != j.version
+            ]  # fmt: skip
+            fresh = await self.store.get_jobs(changed, db) if changed else Loaded([], [])
+            steps = self._steps(batch, states, fresh, now)
+            await self.store.finish_runs(db, steps.finishes)
+            conflicts = await self.store.write_jobs(db, steps.writes + _asides(fresh), states)
             await self.store.prune_runs(db, states.keys(), self.settings.run_history_keep)
-        for job, text in alerts:
-            self._send_alert(job, text)
-        upcoming = [job.next_run_at for job, _ in saved if job.enabled and job.next_run_at]
-        return min(upcoming, default=None)
+        self._after_write(conflicts, steps.alerts, fresh.broken)
+        return min(steps.upcoming, default=None)
 
-    async def _write(self, items: list[tuple[RunFinish, Decision, str, str]]) -> None:
-        """Record recovered runs: finish the run row and save or delete the job."""
-        async with self.store.transaction() as db:
-            saved = [(d.job, run_id) for _, d, run_id, _ in items if not d.delete]
-            deleted = [(job_id, run_id) for _, d, run_id, job_id in items if d.delete]
-            await self.store.finish_runs(db, [f for f, *_ in items], saved, deleted)
-        for _, decision, _, _ in items:
-            if decision.alert:
-                self._send_alert(decision.job, decision.alert)
+    def _steps(
+        self,
+        batch: list[tuple[Job, RunContext, Outcome]],
+        states: dict[str, JobState],
+        fresh: Loaded,
+        now: int,
+    ) -> _Applied:
+        """Each finished run through the transition, one job at a time."""
+        applied = _Applied()
+        latest = {job.id: job for job in fresh.jobs}
+        unloadable = {row.job_id for row in fresh.broken}
+        for claimed, ctx, outcome in batch:
+            delivery = Delivery.DELIVERED if ctx.delivered else outcome.delivery
+            finish = RunFinish(ctx.run_id, now, outcome.status.value, delivery.value,
+                               outcome.output, outcome.error, ctx.late)  # fmt: skip
+            applied.finishes.append(finish)
+            state = states.get(claimed.id)
+            if state is None or state.running_run_id != ctx.run_id:
+                finish.error = (finish.error + " (the task was deleted during the run)").strip()
+                continue
+            if claimed.id in unloadable:
+                continue
+            job = latest.get(claimed.id, claimed)
+            event = Finished(ctx.slot_at, ctx.trigger, ctx.started_at, outcome, ctx.delivered)
+            step = transition_or_set_aside(job, event, now, self.settings)
+            applied.writes.append(_write_of(step, state.version, ctx.run_id))
+            applied.alerts += _alerts_of(step)
+            if not step.delete and step.job.enabled and step.job.next_run_at is not None:
+                applied.upcoming.append(step.job.next_run_at)
+        return applied
 
-    def _send_alert(self, job: Job, text: str) -> None:
+    def _send_alert(self, origin: str, text: str) -> None:
         if self._alert is None:
             return
-        task = asyncio.create_task(self._alert(job, text), name=f"future-task-alert-{job.id}")
+        task = asyncio.create_task(self._alert(origin, text), name="future-task-alert")
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
@@ -412,7 +435,9 @@ class Engine:
         Even a stop during the wait starts what was claimed, at its time: a claim that
         never ran would be found as interrupted and, for a recurring job, lose its slot.
         """
-        jobs = await self.store.claim_due(due, _CLAIM_BATCH)
+        loaded = await self.store.claim_due(due, _CLAIM_BATCH)
+        self._after_write(set(), [], loaded.broken)
+        jobs = loaded.jobs
         try:
             await self._sleep_until(due)
         except asyncio.CancelledError:
@@ -438,7 +463,6 @@ class Engine:
                 await self.tick()
                 due = await self.store.next_due_at()
                 now = self.clock.now_ms()
-                self.next_wake_at = due
                 if due is not None:
                     ahead = due - now
                     if 0 < ahead <= CLAIM_AHEAD_MS:
@@ -463,3 +487,35 @@ class Engine:
             if self.clock.now_ms() - expected > _CLOCK_JUMP_MS:
                 with contextlib.suppress(Exception):
                     await self.catch_up()  # the host slept or the clock jumped forward
+
+
+@dataclass(slots=True)
+class _Applied:
+    """A batch of finished runs through the transition: what to write and to send."""
+
+    finishes: list[RunFinish] = field(default_factory=list)
+    writes: list[JobWrite] = field(default_factory=list)
+    alerts: list[tuple[str, str]] = field(default_factory=list)
+    upcoming: list[int] = field(default_factory=list)
+
+
+def _write_of(step: Step, version: int, release: str | None) -> JobWrite:
+    """The checked write that stores ``step`` over the row read at ``version``."""
+    job = step.job
+    if step.delete:
+        return JobWrite(job.id, version, delete=True, release=release)
+    return JobWrite(job.id, version, job=job, aside=step.aside, release=release)
+
+
+def _alerts_of(step: Step) -> list[tuple[str, str]]:
+    return [(step.job.owner.origin, text) for text in step.alerts]
+
+
+def _asides(loaded: Loaded) -> list[JobWrite]:
+    return [row.set_aside() for row in loaded.broken]
+
+
+def _interrupted(run_id: str, now: int, delivered: bool) -> RunFinish:
+    delivery = Delivery.DELIVERED if delivered else Delivery.UNKNOWN
+    return RunFinish(run_id, now, RunStatus.INTERRUPTED.value, delivery.value, "",
+                     "interrupted: the bot stopped during the run")  # fmt: skip

@@ -17,6 +17,11 @@ class NotFound(UserError):
     """No such job, or not one the caller may see (the two are deliberately not told apart)."""
 
 
+class Conflict(UserError):
+    """The request meets a state that does not allow it right now (the task is running,
+    the scheduler is off, or it changed meanwhile); trying again later may work."""
+
+
 class StoreError(RuntimeError):
     """The database cannot be used; the scheduler stops and the file is left untouched."""
 

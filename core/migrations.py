@@ -58,6 +58,13 @@ MIGRATIONS: dict[int, list[str]] = {
     2: [
         "CREATE INDEX jobs_due_free ON jobs (enabled, next_run_at) WHERE running_run_id IS NULL",
     ],
+    # One writer: every write of a job checks the version it read (compare-and-set), so
+    # an edit racing a finished run cannot bring back a slot that ran. ``set_aside``
+    # holds why a job that cannot go on was taken out of the schedule (shown in status).
+    3: [
+        "ALTER TABLE jobs ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN set_aside TEXT",
+    ],
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -129,6 +129,8 @@ class Job(_Record):
     schedule_errors: int = 0
     retries: int = 0  # one-shot retries used (transient failures, interrupted runs)
     last_alert_at: int | None = None
+    version: int = Field(default=0, exclude=True)
+    """The row's version as read (a column, not part of the body): every write checks it."""
 
     @property
     def is_one_shot(self) -> bool:

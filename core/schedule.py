@@ -14,7 +14,6 @@ wall time is then mapped to one instant:
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,7 +24,6 @@ from .errors import UserError
 from .models import Schedule, ScheduleKind
 
 MS = 1000
-MINUTE_MS = 60 * MS
 # A cron expression is searched this many wall-clock candidates ahead before it is
 # declared to never fire (more than enough for the repeated hour of ``* * * * *``).
 _MAX_CANDIDATES = 200
@@ -159,17 +157,6 @@ def fires_between(schedule: Schedule, after_ms: int, until_ms: int, limit: int) 
         fires.append(nxt)
         cursor = nxt
     return fires
-
-
-def shortest_interval_ms(schedule: Schedule, from_ms: int, samples: int = 50) -> int | None:
-    """The tightest gap between consecutive fires, sampled; None for a one-shot."""
-    if schedule.kind == ScheduleKind.AT:
-        return None
-    if schedule.kind == ScheduleKind.EVERY:
-        return schedule.every_ms
-    fires = fires_between(schedule, from_ms, from_ms + 400 * 24 * 3600 * MS, samples)
-    gaps = [b - a for a, b in itertools.pairwise(fires)]
-    return min(gaps) if gaps else None
 
 
 def format_local(at_ms: int | None, tz: str) -> str:

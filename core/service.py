@@ -16,17 +16,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .cadence import gap_below
 from .engine import Engine
-from .errors import NotFound, PermissionDenied, UserError, store_unavailable
+from .errors import Conflict, NotFound, PermissionDenied, StoreError, UserError, store_unavailable
 from .models import CatchUp, Job, Mode, Owner, Payload, Run, Schedule, ScheduleKind, Target
-from .schedule import MS, ScheduleError, format_local, next_run_after, shortest_interval_ms, zone
+from .policy import Created, Edited, transition
+from .schedule import MS, ScheduleError, format_local, next_run_after, zone
 from .settings import Settings
-from .store import JobPage, Store, owner_key
+from .store import JobPage, JobWrite, Store, owner_key
 from .timeparse import WHEN_FORMS, parse_cron, parse_every, parse_when
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 MAX_NAME_CHARS = 80
 MAX_LIST_LIMIT = 200
+EDIT_ATTEMPTS = 5
+"""An edit that meets a job changing under it (a run finishing) reads it again and
+re-applies itself this many times before it answers "changed meanwhile"."""
 
 
 def _answers_store_trouble[**P, R](method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -163,12 +168,6 @@ class TaskService:
                 "only admins may create scheduled tasks here (allow_members is off); "
                 "ask an admin to create it for you"
             )
-        owned = await self.store.count_jobs(owner_key_is=actor.key)
-        if not actor.is_admin and owned >= self.settings.max_jobs_per_user:
-            raise PermissionDenied(
-                f"you already have {owned} tasks, the limit is {self.settings.max_jobs_per_user}; "
-                "delete one you no longer need (/cron list, then /cron rm <id>)"
-            )
         now = self.now
         tz = self._zone(spec.tz)
         schedule = self._schedule(spec, tz, now)
@@ -200,18 +199,28 @@ class TaskService:
             created_at=now,
             updated_at=now,
         )
-        self._arm(job, now)
+        job = transition(job, Created(), now, self.settings).job
         _ensure_storable(job)
-        for _ in range(5):
-            try:
-                await self.store.insert_job(job)
-                break
-            except Exception as exc:  # an id collision: draw another
-                if "UNIQUE" not in str(exc):
-                    raise
-                job.id = self.id_factory()
+        await self._insert_within_quota(actor, job)
         self.engine.nudge()
         return job
+
+    async def _insert_within_quota(self, actor: Actor, job: Job) -> None:
+        """Count the owner's jobs and insert in one transaction, so a burst of creates can
+        not pass ``max_jobs_per_user``; an id that is taken draws another."""
+        for _ in range(5):
+            async with self.store.transaction() as db:
+                owned = await self.store.count_jobs(owner_key_is=actor.key, db=db)
+                if not actor.is_admin and owned >= self.settings.max_jobs_per_user:
+                    raise PermissionDenied(
+                        f"you already have {owned} tasks, the limit is "
+                        f"{self.settings.max_jobs_per_user}; delete one you no longer need "
+                        "(/cron list, then /cron rm <id>)"
+                    )
+                if not await self.store.write_jobs(db, [JobWrite(job.id, 0, job=job)]):
+                    return
+            job.id = self.id_factory()
+        raise UserError("could not find a free task id; try again")
 
     def _schedule(self, spec: JobSpec, tz: str, now: int) -> Schedule:
         given = [v for v in (spec.when, spec.run_at, spec.every, spec.cron) if v not in (None, "")]
@@ -236,31 +245,19 @@ class TaskService:
         return schedule
 
     def _check_interval(self, schedule: Schedule, now: int) -> None:
+        minimum = self.settings.min_interval_seconds * MS
         try:
-            gap = shortest_interval_ms(schedule, now)
             first = next_run_after(schedule, now - 1)
+            gap = gap_below(schedule, minimum, now)
         except ScheduleError as exc:
             raise UserError(str(exc)) from None
         if first is None and schedule.kind != ScheduleKind.AT:
             raise UserError("that schedule never fires; check the expression")
-        minimum = self.settings.min_interval_seconds * MS
-        if gap is not None and gap < minimum:
+        if gap is not None:
             raise UserError(
                 f"that repeats every {gap // MS} s, more often than the minimum of "
                 f"{self.settings.min_interval_seconds} s; choose a longer interval"
             )
-
-    @staticmethod
-    def _arm(job: Job, now: int) -> None:
-        """Set the first run of a new or rescheduled job."""
-        schedule = job.schedule
-        if schedule.kind == ScheduleKind.AT:
-            first = schedule.at_ms
-        else:
-            first = next_run_after(schedule, now)
-        job.next_run_at = job.next_slot_at = first
-        job.schedule_errors = 0
-        job.retries = 0
 
     # ----- read --------------------------------------------------------------------------
 
@@ -269,7 +266,10 @@ class TaskService:
         wanted = str(job_id).strip().lower()
         # Only an id of the shape the service hands out reaches the database (text that
         # SQLite can not even encode, such as a lone surrogate, is simply not found).
-        job = await self.store.get_job(wanted) if _JOB_ID_SHAPE.fullmatch(wanted) else None
+        try:
+            job = await self.store.get_job(wanted) if _JOB_ID_SHAPE.fullmatch(wanted) else None
+        except StoreError as exc:  # a row that no longer loads: set aside, see the status
+            raise UserError(f"{exc}; it is set aside (see /cron status)") from None
         if job is None or not self.may_touch(actor, job):
             raise NotFound(
                 f"no task with id {str(job_id)[:20]!r} that you can see; /cron list shows yours"
@@ -329,8 +329,23 @@ class TaskService:
 
     @_answers_store_trouble
     async def edit(self, actor: Actor, job_id: str, changes: JobChanges) -> Job:
-        job = await self.get(actor, job_id)
-        now = self.now
+        """Apply ``changes`` to the job as stored. The write checks that the job did not
+        change since it was read; if it did (a run finished meanwhile), the edit reads it
+        again and re-applies itself, so it never writes back a state that is gone."""
+        for _ in range(EDIT_ATTEMPTS):
+            job = await self.get(actor, job_id)
+            now = self.now
+            rescheduled = self._apply_changes(job, changes, actor, now)
+            enabled = None if changes.enabled is None else bool(changes.enabled)
+            job = transition(job, Edited(rescheduled, enabled), now, self.settings).job
+            _ensure_storable(job)
+            if await self.store.write_job(JobWrite(job.id, job.version, job=job)):
+                self.engine.nudge()
+                return job
+        raise Conflict(f"task {job_id} changed meanwhile (it is running often); try again")
+
+    def _apply_changes(self, job: Job, changes: JobChanges, actor: Actor, now: int) -> bool:
+        """Set the edited fields on ``job``; whether its schedule (or zone) changed."""
         rescheduled = False
         tz = self._zone(changes.tz) if changes.tz else job.schedule.tz
         if any(
@@ -365,33 +380,7 @@ class TaskService:
             getattr(changes, a) is not None for a in ("deliver", "channel", "to", "best_effort")
         ):
             job.target = self._target(changes, actor, base=job.target)
-        if rescheduled:
-            self._arm(job, now)
-            job.enabled = True if changes.enabled is None else bool(changes.enabled)
-        if changes.enabled is not None and bool(changes.enabled) != job.enabled:
-            job.enabled = bool(changes.enabled)
-            if job.enabled:
-                self._resume(job, now)
-        if not job.enabled:
-            job.next_run_at = job.next_slot_at = None
-        job.updated_at = now
-        _ensure_storable(job)
-        if not await self.store.save_job(job):
-            raise NotFound(f"task {job.id} was deleted meanwhile")
-        self.engine.nudge()
-        return job
-
-    @staticmethod
-    def _resume(job: Job, now: int) -> None:
-        """A resumed job runs at its next slot; a one-shot whose time passed runs now."""
-        job.consecutive_errors = 0
-        if job.schedule.kind == ScheduleKind.AT:
-            assert job.schedule.at_ms is not None
-            job.next_slot_at = job.schedule.at_ms
-            job.next_run_at = max(job.schedule.at_ms, now)
-            job.retries = 0
-        else:
-            job.next_run_at = job.next_slot_at = next_run_after(job.schedule, now)
+        return rescheduled
 
     async def set_enabled(self, actor: Actor, job_id: str, enabled: bool) -> Job:
         return await self.edit(actor, job_id, JobChanges(enabled=enabled))
@@ -407,10 +396,11 @@ class TaskService:
     async def run_now(self, actor: Actor, job_id: str) -> str:
         job = await self.get(actor, job_id)
         if not self.engine.started:
-            raise UserError(f"the scheduler is off ({self.engine.off_reason or 'not started'})")
+            off = self.engine.off_reason or "not started"
+            raise Conflict(f"the scheduler is off ({off}); nothing can run")
         run_id = await self.engine.run_now(job.id)
         if run_id is None:
-            raise UserError(f"task {job.id} is running right now; see /cron runs {job.id}")
+            raise Conflict(f"task {job.id} is running right now; see /cron runs {job.id}")
         return run_id
 
     @_answers_store_trouble
@@ -422,6 +412,7 @@ class TaskService:
             "jobs": counts,
             "next_wake_at": await self.store.next_due_at() if self.engine.started else None,
             "last_error": self.engine.last_error,
+            "set_aside": await self.store.set_aside_jobs(),
             "database_path": str(self.store.path),
         }
 

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,10 @@ from .models import Job, Run, Trigger
 # Files up to this size are checked before the scheduler starts (~50 ms); larger ones
 # (hundreds of thousands of jobs) are checked beside it, so start-up stays under a second.
 SYNC_CHECK_MAX_BYTES = 64 * 1024 * 1024
-_JOB_COLUMNS = "id, body, enabled, next_run_at, next_slot_at, running_run_id, running_slot_at"
+_JOB_COLUMNS = (
+    "id, body, enabled, next_run_at, next_slot_at, running_run_id, running_slot_at, version, "
+    "owner_origin"
+)
 _RUN_COLUMNS = (
     "run_id, job_id, trigger, slot_at, started_at, ended_at, status, late, delivery, output, error"
 )
@@ -54,6 +57,51 @@ class RunFinish:
     output: str
     error: str
     late: bool = False
+
+
+@dataclass(slots=True)
+class JobState:
+    """What a write checks: the row's version and its claim marker."""
+
+    version: int
+    running_run_id: str | None
+
+
+@dataclass(slots=True)
+class JobWrite:
+    """One write of a job row, checked against the version its writer read.
+
+    ``job`` is the new state (``version`` 0: a new row); ``delete`` removes the row;
+    ``aside`` sets the job aside with that reason (with no ``job``: a row that no longer
+    loads, whose columns alone are changed); ``release`` is the claim marker this write
+    ends (the row must still carry it)."""
+
+    job_id: str
+    version: int
+    job: Job | None = None
+    delete: bool = False
+    aside: str | None = None
+    release: str | None = None
+
+
+@dataclass(slots=True)
+class Unloadable:
+    """A stored row that no longer loads as a job."""
+
+    job_id: str
+    origin: str
+    version: int
+    reason: str
+    running_run_id: str | None = None
+
+    def set_aside(self) -> JobWrite:
+        return JobWrite(self.job_id, self.version, aside=self.reason, release=self.running_run_id)
+
+
+@dataclass(slots=True)
+class Loaded:
+    jobs: list[Job]
+    broken: list[Unloadable]
 
 
 def owner_key(origin: str, sender_id: str) -> str:
@@ -212,60 +260,65 @@ class Store:
             job = Job.model_validate_json(row[1])  # type: ignore[arg-type]
         except ValidationError as exc:
             raise StoreError(
-                f"job {row[0]} is stored in a form that cannot be read: {exc}"
+                f"job {row[0]} is stored in a form that cannot be read: {_first_error(exc)}"
             ) from exc
         job.enabled = bool(row[2])
         job.next_run_at = row[3]  # type: ignore[assignment]
         job.next_slot_at = row[4]  # type: ignore[assignment]
         job.running_run_id = row[5]  # type: ignore[assignment]
         job.running_slot_at = row[6]  # type: ignore[assignment]
+        job.version = row[7]  # type: ignore[assignment]
         return job
 
-    @staticmethod
-    def _job_params(job: Job) -> tuple[object, ...]:
-        return (
-            job.model_dump_json(),
-            int(job.enabled),
-            job.next_run_at,
-            job.next_slot_at,
-            job.updated_at,
-        )
+    def load_rows(self, rows: Iterable[Sequence[object]]) -> Loaded:
+        """The rows that load as jobs, and apart from them the ones that no longer do."""
+        loaded = Loaded([], [])
+        for row in rows:
+            try:
+                loaded.jobs.append(self.job_from_row(row))
+            except StoreError as exc:
+                loaded.broken.append(
+                    Unloadable(row[0], row[8], row[7], str(exc), row[5])  # type: ignore[arg-type]
+                )
+        return loaded
 
-    async def insert_job(self, job: Job) -> None:
+    async def write_jobs(
+        self,
+        db: aiosqlite.Connection,
+        writes: Sequence[JobWrite],
+        current: Mapping[str, JobState] | None = None,
+    ) -> set[str]:
+        """The one way a job row is written (inserted, updated, set aside, deleted), inside
+        the caller's transaction. Each write names the version it read; a row whose version
+        moved on since (or whose claim marker is not the one the write releases) is left
+        alone and its id returned, for the caller to read again and re-apply.
+
+        ``current`` is the rows' state if the caller read it in this same transaction."""
+        if current is None:
+            current = await self.job_states([w.job_id for w in writes if w.version], db)
+        fits = [w for w in writes if _write_fits(w, current.get(w.job_id))]
+        conflicts = {w.job_id for w in writes} - {w.job_id for w in fits}
+        inserts = [w for w in fits if not w.version and w.job is not None]
+        try:
+            await db.executemany(_INSERT_JOB, [_insert_params(w.job) for w in inserts])  # type: ignore[arg-type]
+        except sqlite3.IntegrityError:  # an id that exists: a conflict like any other
+            return conflicts | {w.job_id for w in inserts}
+        for sql, params in _update_statements([w for w in fits if w.version]):
+            await db.executemany(sql, params)
+        return conflicts
+
+    async def write_job(self, write: JobWrite) -> bool:
+        """One write in a transaction of its own; False on a conflict."""
         async with self.transaction() as db:
-            await db.execute(
-                "INSERT INTO jobs (id, owner_origin, owner_key, body, enabled, next_run_at, "
-                "next_slot_at, updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    job.id,
-                    job.owner.origin,
-                    owner_key(job.owner.origin, job.owner.sender_id),
-                    *self._job_params(job),
-                    job.created_at,
-                ),
-            )
+            return not await self.write_jobs(db, [write])
 
-    async def save_job(self, job: Job, *, db: aiosqlite.Connection | None = None) -> bool:
-        """Write a job's fields back (not its claim marker); False if it is gone."""
-        sql = (
-            "UPDATE jobs SET body=?, enabled=?, next_run_at=?, next_slot_at=?, updated_at=? "
-            "WHERE id=?"
-        )
-        params = (*self._job_params(job), job.id)
-        if db is not None:
-            cur = await db.execute(sql, params)
-            return cur.rowcount > 0
-        async with self.transaction() as tx:
-            cur = await tx.execute(sql, params)
-            return cur.rowcount > 0
-
-    async def save_jobs(self, jobs: Sequence[Job], db: aiosqlite.Connection) -> None:
-        """Write many jobs' fields back inside the caller's transaction."""
-        await db.executemany(
-            "UPDATE jobs SET body=?, enabled=?, next_run_at=?, next_slot_at=?, updated_at=? "
-            "WHERE id=?",
-            [(*self._job_params(job), job.id) for job in jobs],
-        )
+    async def job_states(
+        self, job_ids: Sequence[str], db: aiosqlite.Connection
+    ) -> dict[str, JobState]:
+        """``id -> (version, claim marker)`` of the jobs that still exist, read inside the
+        caller's transaction, without parsing their bodies."""
+        rows = await _rows_by_id(db, "id, version, running_run_id", job_ids)
+        return {row[0]: JobState(row[1], row[2]) for row in rows}
 
     async def get_job(self, job_id: str, *, db: aiosqlite.Connection | None = None) -> Job | None:
         sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id=?"
@@ -276,24 +329,16 @@ class Store:
             row = await self._fetchone(sql, (job_id,))
         return self.job_from_row(row) if row else None
 
-    async def get_jobs(self, job_ids: Sequence[str], db: aiosqlite.Connection) -> dict[str, Job]:
+    async def get_jobs(self, job_ids: Sequence[str], db: aiosqlite.Connection) -> Loaded:
         """The jobs with these ids that still exist, inside a transaction."""
-        rows = await _rows_by_id(db, _JOB_COLUMNS, job_ids)
-        return {row[0]: self.job_from_row(row) for row in rows}
+        return self.load_rows(await _rows_by_id(db, _JOB_COLUMNS, job_ids))
 
-    async def claim_states(
-        self, job_ids: Sequence[str], db: aiosqlite.Connection
-    ) -> dict[str, tuple[str | None, int]]:
-        """``id -> (claim marker, updated_at)`` of the jobs that still exist: enough to tell
-        whether a claimed job changed while it ran, without parsing its body again."""
-        rows = await _rows_by_id(db, "id, running_run_id, updated_at", job_ids)
-        return {row[0]: (row[1], row[2]) for row in rows}
-
-    async def delete_job(self, job_id: str) -> bool:
-        async with self.transaction() as db:
-            cur = await db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
-            await db.execute("DELETE FROM pending_events WHERE job_id=?", (job_id,))
-            return cur.rowcount > 0
+    async def set_aside_jobs(self) -> list[dict[str, str]]:
+        """The jobs taken out of the schedule because they cannot go on, with the reason."""
+        rows = await self._fetchall(
+            "SELECT id, set_aside FROM jobs WHERE set_aside IS NOT NULL ORDER BY id"
+        )
+        return [{"id": row[0], "reason": row[1]} for row in rows]
 
     async def list_jobs(
         self,
@@ -326,16 +371,34 @@ class Store:
             "ORDER BY next_run_at IS NULL, next_run_at, created_at LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return JobPage([self.job_from_row(r) for r in rows], int(total_row[0]) if total_row else 0)
+        # A row that no longer loads is left out here: the status lists it, set aside.
+        jobs = self.load_rows(rows).jobs
+        return JobPage(jobs, int(total_row[0]) if total_row else 0)
 
-    async def count_jobs(self, *, owner_key_is: str | None = None) -> int:
-        if owner_key_is is None:
-            row = await self._fetchone("SELECT count(*) FROM jobs")
+    async def count_jobs(
+        self, *, owner_key_is: str | None = None, db: aiosqlite.Connection | None = None
+    ) -> int:
+        """How many jobs there are (of one owner); inside the caller's transaction if given,
+        so a quota check and the insert it allows are one step."""
+        sql, params = "SELECT count(*) FROM jobs", ()
+        if owner_key_is is not None:
+            sql, params = sql + " WHERE owner_key=?", (owner_key_is,)
+        if db is None:
+            row = await self._fetchone(sql, params)
         else:
-            row = await self._fetchone(
-                "SELECT count(*) FROM jobs WHERE owner_key=?", (owner_key_is,)
-            )
+            async with db.execute(sql, params) as cur:
+                row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a job whatever state it is in (the owner's word wins over a running
+        claim); False if it was not there."""
+        async with self.transaction() as db:
+            state = (await self.job_states([job_id], db)).get(job_id)
+            if state is None:
+                return False
+            write = JobWrite(job_id, state.version, delete=True)
+            return not await self.write_jobs(db, [write], {job_id: state})
 
     async def counts(self) -> dict[str, int]:
         row = await self._fetchone(
@@ -359,42 +422,51 @@ class Store:
         self._claim_counter += 1
         return f"{_base36(now_ms)}{_base36(self._claim_counter)}"
 
-    async def claim_due(self, now_ms: int, limit: int) -> list[Job]:
-        """Mark up to ``limit`` due jobs as running and open their run rows, atomically."""
-        token = self.new_claim_token(now_ms)
-        async with self.transaction() as db:
-            async with db.execute(
-                "UPDATE jobs SET running_run_id = id || '-' || ?, running_slot_at = next_slot_at "
-                "WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_due_free WHERE enabled=1 AND "
-                "next_run_at <= ? AND running_run_id IS NULL ORDER BY next_run_at LIMIT ?) "
-                f"RETURNING {_JOB_COLUMNS}",
-                (token, now_ms, limit),
-            ) as cur:
-                rows = await cur.fetchall()
-            jobs = [self.job_from_row(row) for row in rows]
-            await self._open_runs(db, jobs, now_ms, Trigger.SCHEDULE)
-        return jobs
+    async def claim_due(self, now_ms: int, limit: int) -> Loaded:
+        """Mark up to ``limit`` due jobs as running and open their run rows, atomically
+        (``policy.transition`` on ``Claimed``, in SQL for speed). A claimed row that no
+        longer loads is set aside in the same transaction; the others are unaffected."""
+        return await self._claim(
+            "running_slot_at = next_slot_at WHERE id IN (SELECT id FROM jobs INDEXED BY "
+            "jobs_due_free WHERE enabled=1 AND next_run_at <= ? AND running_run_id IS NULL "
+            "ORDER BY next_run_at LIMIT ?)",
+            (now_ms, limit),
+            now_ms,
+            Trigger.SCHEDULE,
+        )
 
     async def claim_job(self, job_id: str, now_ms: int, trigger: Trigger) -> Job | None:
-        """Claim one job for a manual run; None if it is missing or already running.
+        """Claim one job for a manual run; None if it is missing, already running, or
+        no longer loads (then it is set aside).
 
         If the job is due, the manual run *is* its due run (the slot is consumed), so a
         manual run and the timer meeting on one slot execute it once.
         """
+        loaded = await self._claim(
+            "running_slot_at = CASE WHEN enabled=1 AND next_run_at <= ? THEN next_slot_at "
+            "ELSE NULL END WHERE id=? AND running_run_id IS NULL",
+            (now_ms, job_id),
+            now_ms,
+            trigger,
+        )
+        return loaded.jobs[0] if loaded.jobs else None
+
+    async def _claim(
+        self, where: str, params: tuple[object, ...], now_ms: int, trigger: Trigger
+    ) -> Loaded:
         token = self.new_claim_token(now_ms)
         async with self.transaction() as db:
             async with db.execute(
-                "UPDATE jobs SET running_run_id = id || '-' || ?, running_slot_at = CASE WHEN "
-                "enabled=1 AND next_run_at <= ? THEN next_slot_at ELSE NULL END "
-                f"WHERE id=? AND running_run_id IS NULL RETURNING {_JOB_COLUMNS}",
-                (token, now_ms, job_id),
+                "UPDATE jobs SET version = version + 1, running_run_id = id || '-' || ?, "
+                f"{where} RETURNING {_JOB_COLUMNS}",
+                (token, *params),
             ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return None
-            job = self.job_from_row(row)
-            await self._open_runs(db, [job], now_ms, trigger)
-        return job
+                loaded = self.load_rows(await cur.fetchall())
+            await self._open_runs(db, loaded.jobs, now_ms, trigger)
+            if loaded.broken:
+                states = {b.job_id: JobState(b.version, b.running_run_id) for b in loaded.broken}
+                await self.write_jobs(db, [b.set_aside() for b in loaded.broken], states)
+        return loaded
 
     @staticmethod
     async def _open_runs(
@@ -415,39 +487,31 @@ class Store:
             ],
         )
 
-    async def claimed_jobs(self) -> list[Job]:
+    async def claimed_jobs(self) -> Loaded:
         """Jobs that carry a claim marker: at start-up, runs a crash interrupted."""
         rows = await self._fetchall(
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE running_run_id IS NOT NULL"
         )
-        return [self.job_from_row(r) for r in rows]
+        return self.load_rows(rows)
 
     async def overdue_jobs(
         self, now_ms: int, after: tuple[int, str] = (-(2**62), ""), limit: int = 1000
-    ) -> list[Job]:
+    ) -> tuple[Loaded, tuple[int, str] | None]:
         """Enabled, unclaimed jobs due before ``now_ms``, a page at a time, in due order
-        after the ``(next_run_at, id)`` key ``after`` (served by the due index)."""
+        after the ``(next_run_at, id)`` key ``after`` (served by the due index); and the
+        key of the page's last row (None when the page is empty)."""
         rows = await self._fetchall(
             f"SELECT {_JOB_COLUMNS} FROM jobs INDEXED BY jobs_due_free WHERE enabled=1 AND "
             "next_run_at < ? AND running_run_id IS NULL AND (next_run_at, id) > (?, ?) "
             "ORDER BY next_run_at, id LIMIT ?",
             (now_ms, after[0], after[1], limit),
         )
-        return [self.job_from_row(r) for r in rows]
+        last = (rows[-1][3], rows[-1][0]) if rows else None
+        return self.load_rows(rows), last
 
-    async def finish_runs(
-        self,
-        db: aiosqlite.Connection,
-        finished: Iterable[RunFinish],
-        saved: Sequence[tuple[Job, str]],
-        deleted: Sequence[tuple[str, str]],
-    ) -> None:
-        """Apply a batch of outcomes inside the caller's transaction.
-
-        ``saved`` are (job, run_id) pairs and ``deleted`` (job_id, run_id) pairs: each is
-        written only while the job still carries that run's claim marker, so a job that
-        was deleted or re-claimed meanwhile is left alone.
-        """
+    async def finish_runs(self, db: aiosqlite.Connection, finished: Iterable[RunFinish]) -> None:
+        """Close a batch of run rows inside the caller's transaction (a delivery already
+        recorded stays recorded)."""
         await db.executemany(
             "UPDATE runs SET ended_at=?, status=?, "
             "delivery=CASE WHEN delivery='delivered' THEN 'delivered' ELSE ? END, "
@@ -457,13 +521,6 @@ class Store:
                 for f in finished
             ],
         )
-        await db.executemany(
-            "UPDATE jobs SET body=?, enabled=?, next_run_at=?, next_slot_at=?, updated_at=?, "
-            "running_run_id=NULL, running_slot_at=NULL WHERE id=? AND running_run_id=?",
-            [(*self._job_params(job), job.id, run_id) for job, run_id in saved],
-        )
-        if deleted:
-            await db.executemany("DELETE FROM jobs WHERE id=? AND running_run_id=?", list(deleted))
 
     async def mark_delivered(self, run_ids: Sequence[str], db: aiosqlite.Connection) -> None:
         """Record, inside the caller's transaction, that a run's output was sent, so a crash
@@ -598,3 +655,72 @@ def _base36(value: int) -> str:
         out = digits[rem] + out
         if not value:
             return out
+
+
+_INSERT_JOB = (
+    "INSERT INTO jobs (id, owner_origin, owner_key, body, enabled, next_run_at, next_slot_at, "
+    "updated_at, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+)
+_SET_FIELDS = "body=?, enabled=?, next_run_at=?, next_slot_at=?, updated_at=?, set_aside=?"
+_RELEASE = ", running_run_id=NULL, running_slot_at=NULL"
+_CHECK = "WHERE id=? AND version=?"
+
+
+def _write_fits(write: JobWrite, state: JobState | None) -> bool:
+    """Whether the row is still as the writer read it."""
+    if not write.version:
+        return write.job is not None
+    if state is None or state.version != write.version:
+        return False
+    return write.release is None or state.running_run_id == write.release
+
+
+def _job_fields(job: Job, aside: str | None) -> tuple[object, ...]:
+    return (
+        job.model_dump_json(),
+        int(job.enabled),
+        job.next_run_at,
+        job.next_slot_at,
+        job.updated_at,
+        aside,
+    )
+
+
+def _insert_params(job: Job) -> tuple[object, ...]:
+    key = owner_key(job.owner.origin, job.owner.sender_id)
+    return (job.id, job.owner.origin, key, *_job_fields(job, None)[:5], job.created_at)
+
+
+def _update_statements(writes: Sequence[JobWrite]) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """The SQL for checked writes of existing rows, grouped so each runs as one batch."""
+    saved, released, asides, deleted = [], [], [], []
+    for w in writes:
+        check = (w.job_id, w.version)
+        if w.delete:
+            deleted.append(check)
+        elif w.job is None:
+            asides.append((w.aside, *check))
+        elif w.release is None:
+            saved.append((*_job_fields(w.job, w.aside), *check))
+        else:
+            released.append((*_job_fields(w.job, w.aside), *check))
+    bump = ", version=version+1"
+    aside_only = (
+        "UPDATE jobs SET enabled=0, next_run_at=NULL, next_slot_at=NULL, set_aside=?"
+        f"{_RELEASE}{bump} {_CHECK}"
+    )
+    statements = [
+        (f"UPDATE jobs SET {_SET_FIELDS}{bump} {_CHECK}", saved),
+        (f"UPDATE jobs SET {_SET_FIELDS}{_RELEASE}{bump} {_CHECK}", released),
+        (aside_only, asides),
+        (f"DELETE FROM jobs {_CHECK}", deleted),
+        ("DELETE FROM pending_events WHERE job_id=?", [(job_id,) for job_id, _ in deleted]),
+    ]
+    return [(sql, params) for sql, params in statements if params]
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first thing pydantic found wrong, short enough for a status line."""
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first.get('msg', '')}"[:200] if where else str(first.get("msg", ""))[:200]

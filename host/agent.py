@@ -565,15 +565,15 @@ def _error(message: str, exc: BaseException) -> Outcome:
 
 
 def _failed(sender: RunSender, message: str, transient: bool) -> Outcome:
-    """A failed agent turn. If it already sent something, running it again would send
-    that twice, so it is not retried."""
+    """A failed agent turn, as it happened (what it already sent is reported delivered;
+    the engine's rules never retry such a run)."""
     if sender.delivered:
         return Outcome(
             RunStatus.ERROR,
             Delivery.DELIVERED,
             output="\n".join(sender.sent),
             error=message,
-            transient=False,
+            transient=transient,
         )
     return Outcome(RunStatus.ERROR, Delivery.NOT_DELIVERED, error=message, transient=transient)
 

@@ -52,7 +52,6 @@ class RunSender:
         self.on_delivered = on_delivered
         self.sent: list[str] = []  # the text of every message that went out, in order
         self.errors: list[str] = []  # failed sends, for the run's record
-        self.refused = 0  # messages refused by the limit
         self._keys: set[tuple[str, tuple[str, ...]]] = set()
 
     @property
@@ -76,7 +75,6 @@ class RunSender:
         if key in self._keys:
             return SendResult.DUPLICATE
         if self.count >= self.limit:
-            self.refused += 1
             return SendResult.LIMIT
         try:
             await send_with_retries(self.context, self.session, lambda: build_chain(text, media))
@@ -94,7 +92,6 @@ class RunSender:
         if text and key in self._keys:
             return SendResult.DUPLICATE
         if self.count >= self.limit:
-            self.refused += 1
             return SendResult.LIMIT
         try:
             await send(self.context, self.session, chain)

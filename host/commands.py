@@ -127,6 +127,7 @@ class CronCommands:
                 f"tasks: {jobs['total']} ({jobs['enabled']} enabled, {jobs['running']} running)",
                 f"next wake: {format_local(wake, tz) if wake else 'nothing scheduled'}",
                 f"last error: {status['last_error'] or 'none'}",
+                *(f"set aside: {a['id']}: {a['reason']}" for a in status["set_aside"]),
                 f"database: {status['database_path']}",
             ]
         )

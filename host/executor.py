@@ -83,13 +83,14 @@ class HostExecutor:
         run.mark_delivered()
         return Outcome(RunStatus.OK, Delivery.DELIVERED, output=text)
 
-    async def alert(self, job: Job, text: str) -> None:
-        """Tell a job's owner something went wrong (best effort: an alert never fails a run;
-        sent with retries, as one raised at start-up may meet a platform not yet connected)."""
+    async def alert(self, origin: str, text: str) -> None:
+        """Tell a job's owner (in ``origin``, where they created it) something went wrong
+        (best effort: an alert never fails a run; sent with retries, as one raised at
+        start-up may meet a platform not yet connected)."""
         try:
             await send_with_retries(
                 self.context,
-                job.owner.origin,
+                origin,
                 lambda: build_chain(f"[future tasks] {text}", []),
                 self.retry_delays,
             )

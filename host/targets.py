@@ -10,7 +10,6 @@ Discord and Mattermost.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ..core.errors import UserError
@@ -34,8 +33,6 @@ PUSH_LIMITS = {
     "hours of their last message, so later runs may not arrive",
     "wecom_ai_bot": "a WeCom AI bot can only answer messages, so scheduled output may not arrive",
 }
-
-LastRoute = Callable[[str], Awaitable[str | None]]
 
 
 class TargetResolver:

@@ -28,7 +28,14 @@ from astrbot.api import logger
 from astrbot.api.web import json_response, request
 from pydantic import ValidationError
 
-from ..core.errors import NotFound, PermissionDenied, StoreError, StoreUnavailable, UserError
+from ..core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    StoreError,
+    StoreUnavailable,
+    UserError,
+)
 from ..core.models import Job
 from ..core.service import Actor
 from ..core.views import (
@@ -48,7 +55,6 @@ if TYPE_CHECKING:
 
 PLUGIN = "astrbot_plugin_future_tasks"
 PREFIX = f"/{PLUGIN}"
-URL_PREFIX = "/api/v1/plugins/extensions"  # what the dashboard puts in front of a route
 MAX_BODY_BYTES = 64 * 1024
 DASHBOARD_ORIGIN = "webui:FriendMessage:dashboard"
 DASHBOARD_SENDER = "dashboard"
@@ -164,6 +170,8 @@ class WebApi:
             return _error(404, str(exc))
         except PermissionDenied as exc:
             return _error(403, str(exc))
+        except Conflict as exc:
+            return _error(409, str(exc))
         except StoreUnavailable as exc:
             return _error(503, str(exc))
         except UserError as exc:
@@ -251,17 +259,7 @@ class WebApi:
 
     async def _run(self, job_id: str) -> dict[str, Any]:
         job = await self.service.get(dashboard_actor(), job_id)
-        if job.running_run_id:
-            raise ApiError(409, f"task {job.id} is running right now; see its runs")
-        if not self.runtime.engine.started:
-            off = self.runtime.engine.off_reason or "not started"
-            raise ApiError(409, f"the scheduler is off ({off}); nothing can run")
-        try:
-            run_id = await self.service.run_now(dashboard_actor(job.owner.origin), job.id)
-        except NotFound:
-            raise
-        except UserError as exc:  # it started running (or the scheduler stopped) meanwhile
-            raise ApiError(409, str(exc)) from None
+        run_id = await self.service.run_now(dashboard_actor(job.owner.origin), job.id)
         return {"run_id": run_id, "job_id": job.id}
 
     async def _runs(self, job_id: str) -> dict[str, Any]:

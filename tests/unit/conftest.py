@@ -114,8 +114,8 @@ async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
 
 
 def _engine(store, executor, settings, clock, alerts) -> Engine:
-    async def alert(job: Job, text: str) -> None:
-        alerts.append((job.id, text))
+    async def alert(origin: str, text: str) -> None:
+        alerts.append((origin, text))
 
     return Engine(store, executor, settings, clock=clock, alert=alert)
 

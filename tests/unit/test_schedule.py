@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from core.cadence import gap_below
 from core.models import Schedule, ScheduleKind
 from core.schedule import (
     MS,
@@ -14,7 +15,6 @@ from core.schedule import (
     ms_to_local,
     next_cron_after,
     next_every_after,
-    shortest_interval_ms,
     validate_cron,
 )
 
@@ -125,11 +125,44 @@ def test_vixie_or_of_day_of_month_and_day_of_week():
     assert dates == ["2026-06-08", "2026-06-15", "2026-06-22", "2026-06-29", "2026-07-01"]
 
 
-def test_shortest_interval_and_format():
-    cron = Schedule(kind=ScheduleKind.CRON, tz="UTC", expr="*/15 * * * *")
-    assert shortest_interval_ms(cron, 0) == 15 * 60 * MS
-    weekdays = Schedule(kind=ScheduleKind.CRON, tz="UTC", expr="0 9 * * mon-fri")
-    assert shortest_interval_ms(weekdays, 0) == 86_400_000
+def _cron(expr: str, tz: str = "UTC") -> Schedule:
+    return Schedule(kind=ScheduleKind.CRON, tz=tz, expr=expr)
+
+
+HOUR_MS = 3600 * MS
+
+
+@pytest.mark.parametrize(
+    ("expr", "tz", "minimum_ms", "gap"),
+    [
+        ("*/15 * * * *", "UTC", HOUR_MS, 15 * 60 * MS),  # within a day
+        ("0 9 * * mon-fri", "UTC", HOUR_MS, None),
+        ("0 9 * * mon-fri", "UTC", 2 * 86_400_000, 86_400_000),  # Mon -> Tue
+        ("* * 29 2 *", "UTC", HOUR_MS, 60 * MS),  # only in leap years, years away
+        ("0 0,23 * * *", "UTC", 2 * HOUR_MS, HOUR_MS),  # 23:00 -> 00:00 the next day
+        ("0 0,23 29 2 *", "UTC", 2 * HOUR_MS, None),  # one firing day in four years
+        ("0 0,23 28,29 2 *", "UTC", 2 * HOUR_MS, HOUR_MS),  # 28th -> 29th, leap years only
+        ("0 0,23 13 * fri", "UTC", 2 * HOUR_MS, HOUR_MS),  # the 13th OR Fridays: Thu 13, Fri 14
+        ("0 0 L * *", "UTC", 2 * 86_400_000, None),  # the last day of each month
+        # 01:59 and 03:00 on the wall are 1 min apart when the clocks jump 02:00 -> 03:00
+        ("59 1 * * *", "Europe/Berlin", HOUR_MS, None),
+        ("0,59 1,3 * * *", "Europe/Berlin", HOUR_MS // 2, 60 * MS),
+        ("0,59 1,3 * * *", "UTC", HOUR_MS // 2, None),
+        ("0 * * * *", "Europe/Berlin", HOUR_MS, None),
+    ],
+)
+def test_the_tightest_gap_is_found_over_the_whole_calendar_cycle(expr, tz, minimum_ms, gap):
+    assert gap_below(_cron(expr, tz), minimum_ms, at("2026-01-05 09:00")) == gap
+
+
+def test_interval_gaps_are_their_interval_and_a_one_shot_has_none():
+    every = Schedule(kind=ScheduleKind.EVERY, every_ms=30 * 60 * MS, anchor_ms=0)
+    assert gap_below(every, HOUR_MS, 0) == 30 * 60 * MS
+    assert gap_below(every, 60 * MS, 0) is None
+    assert gap_below(Schedule(kind=ScheduleKind.AT, at_ms=5), HOUR_MS, 0) is None
+
+
+def test_format_local():
     assert format_local(at("2026-01-12 18:00", "Asia/Shanghai"), "Asia/Shanghai") == (
         "2026-01-12 18:00:00 CST (Asia/Shanghai)"
     )
