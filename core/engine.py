@@ -238,7 +238,9 @@ class Engine:
             self._send_alert(origin, text)
         for row in broken:
             log.error("future tasks: task %s set aside: %s", row.job_id, row.reason)
-            self._send_alert(row.origin, set_aside_notice(row.job_id, "", row.reason))
+            self._send_alert(
+                row.origin, set_aside_notice(row.job_id, "", row.reason, readable=False)
+            )
 
     # ----- firing -----------------------------------------------------------------------
 

@@ -236,13 +236,19 @@ def transition_or_set_aside(job: Job, event: Event, now: int, cfg: Settings) -> 
         return transition(job, SetAside(f"{type(exc).__name__}: {exc}"), now, cfg)
 
 
-def set_aside_notice(job_id: str, name: str, reason: str) -> str:
-    """What the owner is told, once, when a job is set aside."""
+def set_aside_notice(job_id: str, name: str, reason: str, *, readable: bool = True) -> str:
+    """What the owner is told, once, when a job is set aside. A row that can no longer be
+    read is left in the database as it is, for an admin to restore or remove."""
     named = f" ({name})" if name else ""
+    remedy = (
+        f"give it a new schedule with /cron edit {job_id} (that resumes it), or delete it "
+        f"with /cron rm {job_id}"
+        if readable
+        else "its stored row is kept as it is for an admin to restore from a backup"
+    )
     return (
         f"Task {job_id}{named} was set aside and will not run: {reason}. The other tasks go "
-        f"on. Look at it with /cron status; delete it with /cron rm {job_id}, or fix it and "
-        "resume it."
+        f"on; /cron status lists it. To go on, {remedy}."
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import UserError
+from core.errors import Conflict, UserError
 from core.models import Delivery, Job, RunStatus
 from core.policy import Outcome
 from core.service import JobChanges
@@ -243,3 +243,23 @@ async def test_start_never_reports_started_without_a_running_timer(world: World)
         assert (await world.store.get_job(fine.id)).enabled  # type: ignore[union-attr]
     finally:
         await engine.stop()
+
+
+async def test_an_edit_that_keeps_meeting_changes_answers_changed_meanwhile(world: World):
+    job = await world.create(message="hourly", cron="0 * * * *")
+
+    async def always_changed(write) -> bool:
+        return False
+
+    world.store.write_job = always_changed  # type: ignore[method-assign]
+    with pytest.raises(Conflict, match="changed meanwhile"):
+        await world.service.edit(ALICE, job.id, JobChanges(name="renamed"))
+
+
+async def test_run_now_on_a_running_task_is_a_conflict_not_bad_input(world: World):
+    job = await world.create(message="hourly", cron="0 * * * *")
+    world.executor.holds[job.id] = asyncio.Event()
+    await world.service.run_now(ALICE, job.id)
+    with pytest.raises(Conflict, match="running right now"):
+        await world.service.run_now(ALICE, job.id)
+    world.executor.holds[job.id].set()

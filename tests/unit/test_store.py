@@ -12,6 +12,8 @@ from core.clock import FakeClock
 from core.engine import Engine
 from core.errors import StoreError
 from core.migrations import SCHEMA_VERSION
+from core.models import Job, Owner, Payload, Schedule, ScheduleKind, Trigger
+from core.policy import Claimed, transition
 from core.settings import Settings
 from core.store import Store
 
@@ -178,3 +180,61 @@ async def test_a_damaged_file_found_while_starting_stops_the_scheduler(tmp_path:
         await engine.start(timer=False)
     assert not engine.started and engine.off_reason.startswith("database error")
     await store.close()
+
+
+async def test_a_version_2_database_gains_versions_and_keeps_its_jobs(tmp_path: Path):
+    """Migration 3 (the version column of the one checked writer) on a file made by the
+    previous release: backed up first, every job kept and loadable, versions start at 0."""
+    import core.migrations as migrations
+
+    path = tmp_path / "tasks.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")  # as every file the plugin made
+        for version in (1, 2):
+            for statement in migrations.MIGRATIONS[version]:
+                db.execute(statement)
+        body = Job(
+            id="old1",
+            owner=Owner(origin="qq:FriendMessage:1", sender_id="1"),
+            schedule=Schedule(kind=ScheduleKind.AT, at_ms=5_000),
+            payload=Payload(message="hi"),
+            created_at=1,
+            updated_at=1,
+        ).model_dump_json()
+        db.execute(
+            "INSERT INTO jobs (id, owner_origin, owner_key, body, enabled, next_run_at, "
+            "next_slot_at, created_at, updated_at) VALUES ('old1', 'qq:FriendMessage:1', "
+            "'qq:1', ?, 1, 5000, 5000, 1, 1)",
+            (body,),
+        )
+        db.execute("PRAGMA user_version=2")
+    db.close()
+    store = Store(path)
+    await store.open()
+    try:
+        assert (tmp_path / "tasks.db.v2.bak").exists()
+        job = await store.get_job("old1")
+        assert job is not None and job.version == 0 and job.next_run_at == 5_000
+        assert await store.set_aside_jobs() == []
+    finally:
+        await store.close()
+
+
+async def test_the_claim_sql_follows_the_claimed_transition(world: World):
+    """Claims are written in SQL for speed; they must do what ``transition`` says."""
+    due = await world.create(message="due", cron="0 * * * *")
+    later = await world.create(message="later", cron="30 * * * *")
+    now = at("2026-01-05 10:00")
+    for job, trigger in ((due, Trigger.MANUAL), (later, Trigger.MANUAL)):
+        before = await world.job(job.id)
+        claimed = await world.store.claim_job(job.id, now, trigger)
+        assert before is not None and claimed is not None
+        rule = transition(before, Claimed(trigger, claimed.running_run_id or ""), now, Settings())
+        assert (claimed.running_slot_at, claimed.next_run_at) == (
+            rule.job.running_slot_at,
+            rule.job.next_run_at,
+        )
+        assert claimed.version == before.version + 1
+    daily = await world.create(message="daily", cron="0 11 * * *")
+    (timer,) = (await world.store.claim_due(at("2026-01-05 11:00"), 10)).jobs
+    assert timer.id == daily.id and timer.running_slot_at == at("2026-01-05 11:00")
