@@ -8,6 +8,9 @@ Run from the repository root::
 
 What it measures:
 
+0. **floors**, in the same run: batched claims per second on the same SQLite, the asyncio
+   timer's own lateness, and the CPU of one fire's bare transactions; the summary prints
+   fires/s and lateness as ratios to them (SPEC §10), since absolute rates differ by box.
 1. **fires/s** with full bookkeeping (claim, execute, apply, history row): 10 000 jobs due at
    one instant, fired by ``tick`` + ``drain`` on a fake clock: one-shots, ``every`` jobs and
    daily cron jobs (whose next run costs a cron computation each).
@@ -295,6 +298,141 @@ def max_rss_kib() -> int:
     """``ru_maxrss`` (KiB on Linux). Beware: Linux carries it over fork + exec, so in a child
     it starts at the parent's peak; ``VmHWM`` is the clean peak of this process image."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+# ----- 0. the floors this run stands on ---------------------------------------------------
+
+_FLOOR_TIMER_SLEEPS = 200
+_FLOOR_ONE_BY_ONE = 300
+
+
+async def floor_claims(workdir: Path, jobs: int) -> float:
+    """Batched ``UPDATE … RETURNING`` claims per second on the same SQLite, through the same
+    aiosqlite connection, with nothing else: the ceiling any fires/s figure stands under."""
+    store = Store(workdir / "floor-claims.db")
+    await store.open()
+    try:
+        template = body_template(ScheduleKind.AT, delete_after_run=True)
+        rows = [job_row(template, f"c{i:07d}", 1, _FIRE_AT, 0) for i in range(jobs)]
+        await insert_rows(store, rows)
+        claimed, t0 = 0, time.perf_counter()
+        while True:
+            async with (
+                store.transaction() as db,
+                db.execute(
+                    "UPDATE jobs SET running_run_id = id WHERE id IN (SELECT id FROM jobs INDEXED BY "
+                    "jobs_due_free WHERE enabled=1 AND next_run_at <= ? AND running_run_id IS NULL "
+                    "ORDER BY next_run_at LIMIT 500) RETURNING id, body",
+                    (_FIRE_AT,),
+                ) as cur,
+            ):
+                batch = len(await cur.fetchall())
+            claimed += batch
+            if batch < 500:
+                break
+        seconds = time.perf_counter() - t0
+        check(claimed == jobs, f"floor: claimed {claimed} of {jobs}")
+    finally:
+        await store.close()
+    return jobs / seconds
+
+
+async def floor_transactions(workdir: Path, fires: int) -> float:
+    """CPU seconds per fire of the least one fire one by one can cost: a claim transaction
+    (claim marker, run row) and an outcome transaction (run row, job row)."""
+    store = Store(workdir / "floor-one-by-one.db")
+    await store.open()
+    try:
+        template = body_template(ScheduleKind.AT, delete_after_run=True)
+        await insert_rows(
+            store, [job_row(template, f"o{i:05d}", 1, _FIRE_AT, 0) for i in range(fires)]
+        )
+        cpu0 = time.process_time()
+        for i in range(fires):
+            job_id = f"o{i:05d}"
+            async with store.transaction() as db:
+                await db.execute("UPDATE jobs SET running_run_id=? WHERE id=?", (job_id, job_id))
+                await db.execute(
+                    "INSERT INTO runs (run_id, job_id, trigger, started_at, status, delivery) "
+                    "VALUES (?, ?, 'schedule', 0, 'running', 'pending')",
+                    (job_id, job_id),
+                )
+            async with store.transaction() as db:
+                await db.execute(
+                    "UPDATE runs SET status='ok', ended_at=1 WHERE run_id=?", (job_id,)
+                )
+                await db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+        return (time.process_time() - cpu0) / fires
+    finally:
+        await store.close()
+
+
+async def engine_one_by_one(workdir: Path, fires: int) -> float:
+    """CPU seconds per fire when fires come one by one: each job due alone, ``tick`` then
+    ``drain`` (claim, execute, apply, history row) on a fake clock."""
+    store = Store(workdir / "one-by-one.db")
+    await store.open()
+    clock = FakeClock(_FIRE_AT - MINUTE_MS)
+    executor = InstantExecutor()
+    engine = Engine(store, executor, Settings(), clock=clock)
+    try:
+        await engine.start(timer=False)
+        template = body_template(ScheduleKind.AT, delete_after_run=True)
+        dues = [_FIRE_AT + i * 1_000 for i in range(fires)]
+        await insert_rows(
+            store, [job_row(template, f"s{i:05d}", 1, due, 0) for i, due in enumerate(dues)]
+        )
+        cpu0 = time.process_time()
+        for due in dues:
+            clock.set(due)
+            await engine.tick()
+            await engine.drain()
+        cpu = time.process_time() - cpu0
+        check(len(executor.calls) == fires, f"one by one: {len(executor.calls)} of {fires} fired")
+    finally:
+        await engine.stop()
+        await store.close()
+    return cpu / fires
+
+
+async def floor_timer(sleeps: int) -> list[float]:
+    """How late asyncio's own timer wakes (ms), sleeping 1-20 ms at a time: no engine."""
+    rng = random.Random(7)
+    lateness = []
+    for _ in range(sleeps):
+        wanted = rng.uniform(0.001, 0.020)
+        t0 = time.perf_counter()
+        await asyncio.sleep(wanted)
+        lateness.append((time.perf_counter() - t0 - wanted) * 1000)
+    return sorted(lateness)
+
+
+async def bench_floor(plan: Plan, workdir: Path) -> dict[str, Any]:
+    """Section 0: the floors measured in this run, so each figure can be read as a ratio to
+    what this machine can do at all right now (SPEC §10: absolute rates differ by box)."""
+    heading("0. floors: what this machine does with no engine around it")
+    claims = await floor_claims(workdir, plan.fire_jobs)
+    per_fire = await floor_transactions(workdir, _FLOOR_ONE_BY_ONE)
+    engine_per_fire = await engine_one_by_one(workdir, _FLOOR_ONE_BY_ONE)
+    timer = await floor_timer(_FLOOR_TIMER_SLEEPS)
+    result = {
+        "claims_per_s": claims,
+        "floor_cpu_per_fire_s": per_fire,
+        "engine_cpu_per_fire_s": engine_per_fire,
+        "timer_p50_ms": percentile(timer, 0.50),
+        "timer_p99_ms": percentile(timer, 0.99),
+    }
+    say(f"   batched claims (UPDATE … RETURNING, 500 a batch)   {claims:>9,.0f} rows/s")
+    say(
+        f"   asyncio timer's own lateness                     p50 {result['timer_p50_ms']:.2f}  "
+        f"p99 {result['timer_p99_ms']:.2f} ms ({_FLOOR_TIMER_SLEEPS} sleeps of 1-20 ms)"
+    )
+    say(
+        f"   one fire alone: claim + outcome transactions     {per_fire * 1000:.2f} ms CPU; "
+        f"the engine's whole fire {engine_per_fire * 1000:.2f} ms CPU "
+        f"({engine_per_fire / per_fire:.1f}x)"
+    )
+    return result
 
 
 # ----- 1. fires per second -----------------------------------------------------------------
@@ -615,7 +753,7 @@ def startup_child(path: Path, integrity_check: bool) -> dict[str, Any]:
             "hwm_after_kib": proc_status_kib("VmHWM"),
             "ru_maxrss_after_kib": max_rss_kib(),
         }
-        armed_on = engine.next_wake_at
+        armed_on = await store.next_due_at()  # what the timer armed on (and status shows)
         await engine.stop()
         await store.close()
         return after | {
@@ -844,6 +982,36 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "short"
 
 
+def floor_rows(results: dict[str, Any]) -> list[Row]:
+    """SPEC §10's ratios to the floors of this same run: fires/s at least a fifth of the
+    batched-claim rate, idle lateness p99 within 2.5 ms of the timer's own."""
+    floor = results.get("floor")
+    if not floor:
+        return []
+    rows = []
+    for kind, r in results.get("fires", {}).items():
+        ratio = r["median_fires_per_s"] / floor["claims_per_s"]
+        rows.append(
+            Row(f"fires/s ÷ batched-claim floor ({kind})",
+                f"{ratio:.2f} ({floor['claims_per_s']:,.0f} claims/s)", "≥ 0.20",
+                verdict(ratio >= 0.2))
+        )  # fmt: skip
+    idle = results.get("lateness", {}).get("idle")
+    if idle:
+        over = idle["p99_ms"] - floor["timer_p99_ms"]
+        rows.append(
+            Row("idle lateness p99 − timer's own p99", f"{over:+.2f} ms "
+                f"(timer p99 {floor['timer_p99_ms']:.2f} ms)", "≤ 2.5 ms", verdict(over <= 2.5))
+        )  # fmt: skip
+    per_fire, floor_cpu = floor["engine_cpu_per_fire_s"], floor["floor_cpu_per_fire_s"]
+    rows.append(
+        Row("CPU per fire, fires one by one", f"{per_fire * 1000:.2f} ms "
+            f"({per_fire / floor_cpu:.1f}x the {floor_cpu * 1000:.2f} ms floor)", "report",
+            "report")
+    )  # fmt: skip
+    return rows
+
+
 def summarize(plan: Plan, results: dict[str, Any]) -> list[Row]:
     """The summary table: each figure next to its SPEC §10 target (or "report")."""
     rows: list[Row] = []
@@ -899,6 +1067,7 @@ def summarize(plan: Plan, results: dict[str, Any]) -> list[Row]:
                     verdict(growth * 1.048576 <= 10) if big else "report",
                 )
             )
+    rows += floor_rows(results)
     for label, r in results.get("next_run", {}).items():
         rows.append(
             Row(
@@ -927,7 +1096,7 @@ def print_summary(rows: list[Row]) -> None:
 
 # ----- entry point -------------------------------------------------------------------------
 
-SECTIONS = ("fires", "lateness", "startup", "next-run")
+SECTIONS = ("floor", "fires", "lateness", "startup", "next-run")
 
 
 def banner(title: str, extra_versions: str = "") -> str:
@@ -977,6 +1146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {"plan": plan.name, "load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="future-tasks-bench-") as tmp:
         workdir = Path(tmp)
+        if "floor" in sections:
+            results["floor"] = asyncio.run(bench_floor(plan, workdir))
         if "fires" in sections:
             results["fires"] = asyncio.run(bench_fires(plan, workdir))
         if "lateness" in sections:

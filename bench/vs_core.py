@@ -394,7 +394,7 @@ async def plugin_memory(db_path: Path, cap_s: float) -> dict[str, Any]:
             await scalar(store, "SELECT min(next_run_at) FROM jobs"),
         )
         check(not executor.calls, f"plugin: {len(executor.calls)} fired, none was due")
-        check(engine.next_wake_at == earliest, "plugin: not armed on the earliest job")
+        check(await store.next_due_at() == earliest, "plugin: not armed on the earliest job")
         check(not store.integrity_pending, "plugin: the integrity check did not finish")
     finally:
         await engine.stop()

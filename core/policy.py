@@ -200,8 +200,7 @@ class Step:
 
 def transition(job: Job, event: Event, now: int, cfg: Settings) -> Step:
     """The job after ``event`` at ``now``. ``job`` itself is left as it was."""
-    new = job.model_copy()
-    new.schedule = job.schedule.model_copy()
+    new = job.model_copy()  # shallow: a rule that changes a nested record copies it first
     match event:
         case Created():
             return _arm(new, now)
@@ -373,7 +372,7 @@ def _after_recurring(job: Job, event: Finished, now: int) -> Step:
     if every and is_late(slot_at, event.started_at):
         # A late run (after downtime or a backoff) re-anchors the interval grid at its
         # start, so the next run keeps the full interval instead of following at once.
-        job.schedule.anchor_ms = event.started_at
+        job.schedule = job.schedule.model_copy(update={"anchor_ms": event.started_at})
     # ``all`` walks every slot in order; the others go on from now. Either way the next
     # run is strictly after the slot that just ran.
     base = slot_at if job.catch_up == CatchUp.ALL else max(slot_at, now)
