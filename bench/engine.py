@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -300,6 +300,25 @@ def max_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+@contextlib.asynccontextmanager
+async def fake_clock_engine(
+    path: Path,
+) -> AsyncIterator[tuple[Store, Engine, FakeClock, InstantExecutor]]:
+    """A started engine (no timer) on a fresh store at ``path`` and a fake clock a minute
+    before ``_FIRE_AT``; stopped and closed afterwards."""
+    store = Store(path)
+    await store.open()
+    clock = FakeClock(_FIRE_AT - MINUTE_MS)
+    executor = InstantExecutor()
+    engine = Engine(store, executor, Settings(), clock=clock)
+    try:
+        await engine.start(timer=False)
+        yield store, engine, clock, executor
+    finally:
+        await engine.stop()
+        await store.close()
+
+
 # ----- 0. the floors this run stands on ---------------------------------------------------
 
 _FLOOR_TIMER_SLEEPS = 200
@@ -370,13 +389,7 @@ async def floor_transactions(workdir: Path, fires: int) -> float:
 async def engine_one_by_one(workdir: Path, fires: int) -> float:
     """CPU seconds per fire when fires come one by one: each job due alone, ``tick`` then
     ``drain`` (claim, execute, apply, history row) on a fake clock."""
-    store = Store(workdir / "one-by-one.db")
-    await store.open()
-    clock = FakeClock(_FIRE_AT - MINUTE_MS)
-    executor = InstantExecutor()
-    engine = Engine(store, executor, Settings(), clock=clock)
-    try:
-        await engine.start(timer=False)
+    async with fake_clock_engine(workdir / "one-by-one.db") as (store, engine, clock, executor):
         template = body_template(ScheduleKind.AT, delete_after_run=True)
         dues = [_FIRE_AT + i * 1_000 for i in range(fires)]
         await insert_rows(
@@ -389,9 +402,6 @@ async def engine_one_by_one(workdir: Path, fires: int) -> float:
             await engine.drain()
         cpu = time.process_time() - cpu0
         check(len(executor.calls) == fires, f"one by one: {len(executor.calls)} of {fires} fired")
-    finally:
-        await engine.stop()
-        await store.close()
     return cpu / fires
 
 
@@ -451,13 +461,8 @@ _FIRE_KINDS: dict[str, tuple[str, str, int | None]] = {
 
 async def fire_once(workdir: Path, kind: str, jobs: int, run_index: int) -> dict[str, Any]:
     """Fire ``jobs`` jobs due at one instant with ``tick`` + ``drain``; time and verify it."""
-    store = Store(workdir / f"fires-{run_index}-{kind.replace(' ', '-')}.db")
-    await store.open()
-    clock = FakeClock(_FIRE_AT - MINUTE_MS)
-    executor = InstantExecutor()
-    engine = Engine(store, executor, Settings(), clock=clock)
-    try:
-        await engine.start(timer=False)
+    path = workdir / f"fires-{run_index}-{kind.replace(' ', '-')}.db"
+    async with fake_clock_engine(path) as (store, engine, clock, executor):
         template, expr, period = _FIRE_KINDS[kind]
         ids = [f"f{i:07d}" for i in range(jobs)]
         await insert_rows(store, [job_row(template, i, 1, _FIRE_AT, 0, expr) for i in ids])
@@ -495,9 +500,6 @@ async def fire_once(workdir: Path, kind: str, jobs: int, run_index: int) -> dict
             )
             check(moved == jobs, f"{kind}: only {moved} of {jobs} jobs moved to the next slot")
         check(await engine.tick() == 0, f"{kind}: a second tick at the same instant fired")
-    finally:
-        await engine.stop()
-        await store.close()
     return {
         "kind": kind,
         "jobs": jobs,
