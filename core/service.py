@@ -218,6 +218,7 @@ class TaskService:
                         "(/cron list, then /cron rm <id>)"
                     )
                 if not await self.store.write_jobs(db, [JobWrite(job.id, 0, job=job)]):
+                    job.version = 1  # as stored
                     return
             job.id = self.id_factory()
         raise UserError("could not find a free task id; try again")
@@ -340,6 +341,7 @@ class TaskService:
             job = transition(job, Edited(rescheduled, enabled), now, self.settings).job
             _ensure_storable(job)
             if await self.store.write_job(JobWrite(job.id, job.version, job=job)):
+                job.version += 1  # as stored
                 self.engine.nudge()
                 return job
         raise Conflict(f"task {job_id} changed meanwhile (it is running often); try again")

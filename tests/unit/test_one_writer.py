@@ -80,6 +80,7 @@ async def test_an_edit_racing_a_finished_run_never_brings_back_a_slot_that_alrea
     stored = await world.job(job.id)
     assert stored is not None and stored.name == "renamed"
     assert stored.next_run_at == at("2026-01-05 11:00") and stored.last_run_at == slot
+    assert edited.version == stored.version  # the edit answers the job as it stored it
     await world.at_time(slot + 30_000)
     assert len(world.executor.ran(job.id)) == 1  # the 10:00 slot did not come back
 
