@@ -693,11 +693,13 @@ def _insert_params(job: Job) -> tuple[object, ...]:
 
 def _update_statements(writes: Sequence[JobWrite]) -> list[tuple[str, list[tuple[object, ...]]]]:
     """The SQL for checked writes of existing rows, grouped so each runs as one batch."""
-    saved, released, asides, deleted = [], [], [], []
+    saved, released, asides, deleted, cancelled = [], [], [], [], []
     for w in writes:
         check = (w.job_id, w.version)
         if w.delete:
             deleted.append(check)
+            if w.release is None:  # a one-shot done with its run keeps what it queued
+                cancelled.append((w.job_id,))
         elif w.job is None:
             asides.append((w.aside, *check))
         elif w.release is None:
@@ -714,7 +716,7 @@ def _update_statements(writes: Sequence[JobWrite]) -> list[tuple[str, list[tuple
         (f"UPDATE jobs SET {_SET_FIELDS}{_RELEASE}{bump} {_CHECK}", released),
         (aside_only, asides),
         (f"DELETE FROM jobs {_CHECK}", deleted),
-        ("DELETE FROM pending_events WHERE job_id=?", [(job_id,) for job_id, _ in deleted]),
+        ("DELETE FROM pending_events WHERE job_id=?", cancelled),
     ]
     return [(sql, params) for sql, params in statements if params]
 

@@ -264,3 +264,20 @@ async def test_run_now_on_a_running_task_is_a_conflict_not_bad_input(world: Worl
     with pytest.raises(Conflict, match="running right now"):
         await world.service.run_now(ALICE, job.id)
     world.executor.holds[job.id].set()
+
+
+async def test_a_one_shot_deleted_after_its_run_keeps_the_event_it_queued(world: World):
+    """A main-session run with wake_mode next-heartbeat queues its event and is done: the
+    writer deleting the finished one-shot must not take the queued event with it."""
+    queued: list[str] = []
+
+    def queue_for_the_heartbeat(job: Job, run) -> Outcome:
+        queued.append(job.id)
+        return Outcome(RunStatus.OK, Delivery.NOT_REQUESTED)
+
+    world.executor.behave = queue_for_the_heartbeat
+    job = await world.create(message="standup", run_at="5m")
+    await world.store.add_pending_event(ALICE.origin, job.id, "standup", world.clock.now_ms())
+    await world.at_time(job.next_run_at)
+    assert queued == [job.id] and await world.job(job.id) is None
+    assert await world.store.take_pending_events(ALICE.origin) == ["standup"]
