@@ -552,6 +552,14 @@ class Store:
             rows = await cur.fetchall()
         return [r[0] for r in sorted(rows, key=lambda r: r[1])]
 
+    async def pending_event_job_ids(self, origin: str) -> list[str]:
+        """The jobs whose events wait for this chat's next heartbeat."""
+        rows = await self._fetchall(
+            "SELECT DISTINCT job_id FROM pending_events WHERE owner_origin=? AND job_id IS NOT NULL",
+            (origin,),
+        )
+        return [r[0] for r in rows]
+
     async def origins_with_pending_events(self) -> list[str]:
         rows = await self._fetchall("SELECT DISTINCT owner_origin FROM pending_events")
         return [r[0] for r in rows]
