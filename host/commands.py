@@ -12,11 +12,14 @@ from ..core.errors import UserError
 from ..core.models import Mode, ScheduleKind
 from ..core.schedule import format_local
 from ..core.service import Actor, JobChanges, JobSpec, describe_next_run
+from . import core_import
 
 if TYPE_CHECKING:
     from astrbot.api.event import AstrMessageEvent
 
     from .runtime import Runtime
+
+IMPORT_CORE = "import-core"
 
 _MODE_NAMES = {
     Mode.REMINDER: "reminder",
@@ -44,6 +47,9 @@ class CronCommands:
         return self.runtime.service
 
     async def handle(self, actor: Actor, arguments: str) -> str:
+        verb, _, rest = arguments.strip().partition(" ")
+        if verb.lower() == IMPORT_CORE:
+            return await self._import_core(actor, rest.strip().lower())
         try:
             command = cron_command.parse(arguments)
             return await getattr(self, f"_{command.verb}")(actor, command)
@@ -133,6 +139,19 @@ class CronCommands:
 
     async def _wake(self, actor: Actor, command: cron_command.CronCommand) -> str:
         return await self.runtime.wake(actor, command.text or "", command.next_heartbeat)
+
+    async def _import_core(self, actor: Actor, rest: str) -> str:
+        """``/cron import-core`` lists AstrBot's own future tasks; ``... confirm`` moves them."""
+        if not actor.is_admin:
+            return "Error: only admins may import AstrBot's future tasks; ask an admin."
+        if rest not in ("", "confirm"):
+            return "Error: use /cron import-core to see the list, then /cron import-core confirm"
+        context = self.runtime.context
+        tasks = await core_import.core_tasks(context)
+        if rest != "confirm" or not tasks:
+            return core_import.listing_text(tasks)
+        moved = await core_import.move_tasks(context, self.service, tasks)
+        return core_import.moved_text(moved)
 
 
 def creation_text(job, notes: list[str]) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from astrbot.api import logger
@@ -40,6 +41,7 @@ from ..core.views import (
     run_view,
     status_view,
 )
+from . import core_import
 
 if TYPE_CHECKING:
     from astrbot.api.star import Context
@@ -92,6 +94,18 @@ class WebApi:
             (f"{PREFIX}/jobs/<job_id>/runs", self.runs, ["GET"], "Future tasks: run history"),
             (f"{PREFIX}/status", self.status, ["GET"], "Future tasks: scheduler status"),
             (
+                f"{PREFIX}/core-tasks",
+                self.core_tasks,
+                ["GET"],
+                "Future tasks: AstrBot's own future tasks, as an import would move them",
+            ),
+            (
+                f"{PREFIX}/core-tasks/import",
+                self.import_core_tasks,
+                ["POST"],
+                "Future tasks: move AstrBot's own future tasks here (disabled there)",
+            ),
+            (
                 f"{PREFIX}/<path:rest>",
                 self.fallback,
                 ["GET", "POST", "PUT", "PATCH", "DELETE"],
@@ -132,6 +146,12 @@ class WebApi:
 
     async def status(self) -> Any:
         return await self._answer(self._status)
+
+    async def core_tasks(self) -> Any:
+        return await self._answer(self._core_tasks)
+
+    async def import_core_tasks(self) -> Any:
+        return await self._answer(self._import_core_tasks)
 
     async def fallback(self, rest: str = "") -> Any:
         path = f"{PREFIX}/{rest.strip('/')}"
@@ -280,6 +300,24 @@ class WebApi:
             "limit": query["limit"],
             "offset": query["offset"],
         }
+
+    async def _core_tasks(self) -> dict[str, Any]:
+        """AstrBot's own enabled future tasks; ``two_schedulers`` when they and its
+        ``future_task`` tool are both active beside this plugin."""
+        context = self.runtime.context
+        tasks = await core_import.core_tasks(context)
+        proactive = core_import.proactive_tools_on(context)
+        return {
+            "tasks": [task.view() for task in tasks],
+            "proactive": proactive,
+            "two_schedulers": bool(tasks) and proactive,
+        }
+
+    async def _import_core_tasks(self) -> dict[str, Any]:
+        context = self.runtime.context
+        tasks = await core_import.core_tasks(context)
+        moved = await core_import.move_tasks(context, self.service, tasks)
+        return {"moved": [asdict(m) for m in moved], "reply": core_import.moved_text(moved)}
 
     async def _status(self) -> dict[str, Any]:
         return status_view(await self.service.status(), self.runtime.settings.timezone)
