@@ -1,4 +1,4 @@
-/* Future Tasks plugin page: plain JS, no build step, no external resources.
+/* Scheduled Tasks plugin page: plain JS, no build step, no external resources.
  *
  * Runs in the AstrBot dashboard's sandboxed iframe (no same-origin: no storage, no
  * cookies, no window.confirm). Every request goes through the dashboard bridge
@@ -35,6 +35,7 @@
     refreshing: null,
     again: false,
     lastHtml: "",
+    core: null, // AstrBot's own future tasks: {tasks, proactive, two_schedulers}
   };
 
   const $ = (sel, root) => (root || document).querySelector(sel);
@@ -80,7 +81,7 @@
       }
       el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder, el.dataset.fallbackPlaceholder));
     }
-    document.title = t("pages.future-tasks.title", "Future Tasks");
+    document.title = t("pages.future-tasks.title", "Scheduled Tasks");
     document.documentElement.lang = locale();
     for (const el of $$("[aria-label='Close']")) el.setAttribute("title", t("ui.close", "Close"));
     updateFormHints();
@@ -298,7 +299,7 @@
   function api(method, endpoint, data) {
     if (!bridge) {
       return Promise.reject(
-        new Error(t("ui.err_no_bridge", "Open this page from the AstrBot dashboard (Plugins → Future Tasks).")),
+        new Error(t("ui.err_no_bridge", "Open this page from the AstrBot dashboard (Plugins → Scheduled Tasks).")),
       );
     }
     const call = method === "GET" ? bridge.apiGet(endpoint, data || {}) : bridge.apiPost(endpoint, data || {});
@@ -368,6 +369,16 @@
 
   async function loadStatus() {
     state.status = await api("GET", "status");
+  }
+
+  /** AstrBot's own future tasks; a failure only hides the notice. */
+  async function loadCoreTasks() {
+    try {
+      state.core = await api("GET", "core-tasks");
+    } catch (_err) {
+      state.core = null;
+    }
+    renderCoreNotice();
   }
 
   async function loadRuns(id) {
@@ -454,6 +465,48 @@
     db.title = s.database_path || "";
     $("#status-error-wrap").hidden = !s.last_error;
     $("#status-error").textContent = s.last_error || "";
+  }
+
+  /** Two schedulers at once: AstrBot's own future tasks are active and its agent still
+   *  offers its future_task tool. Say so and offer to move them here. */
+  function renderCoreNotice() {
+    const core = state.core;
+    const importable = core && Array.isArray(core.tasks) ? core.tasks.filter((task) => !task.problem) : [];
+    const show = Boolean(core && core.two_schedulers && importable.length);
+    $("#core-notice").hidden = !show;
+    if (!show) return;
+    $("#core-notice-text").textContent = t(
+      "ui.two_schedulers",
+      "Two schedulers are active: AstrBot's own future tasks ({count}) run beside this plugin. Import them here to keep one list; they are disabled in AstrBot, not deleted.",
+      { count: importable.length },
+    );
+  }
+
+  async function importCoreTasks() {
+    const tasks = ((state.core && state.core.tasks) || []).filter((task) => !task.problem);
+    const names = tasks.map((task) => "• " + (task.name || task.core_id) + " (" + task.schedule + ")").join("\n");
+    const ok = await confirmDialog({
+      title: t("ui.import_core_title", "Import AstrBot's future tasks?"),
+      text:
+        t(
+          "ui.import_core_text",
+          "Each becomes an isolated agent task here with the same schedule and chat, and is disabled (not deleted) in AstrBot:",
+        ) +
+        "\n" +
+        names,
+      ok: t("ui.import_core", "Import them"),
+    });
+    if (!ok) return;
+    try {
+      const data = await api("POST", "core-tasks/import", {});
+      const moved = Array.isArray(data && data.moved) ? data.moved : [];
+      const done = moved.filter((m) => m.job_id).length;
+      toast(t("ui.import_core_done", "Imported {done} of {total} tasks.", { done, total: moved.length }), done < moved.length);
+    } catch (err) {
+      toast(errorText(err), true);
+    }
+    await loadCoreTasks();
+    refresh();
   }
 
   function statusBadges(status, delivery, late) {
@@ -1191,6 +1244,7 @@
     $("#empty-new").addEventListener("click", () => openForm(null));
     $("#refresh-btn").addEventListener("click", () => refresh());
     $("#banner-close").addEventListener("click", () => showBanner(""));
+    $("#import-core-btn").addEventListener("click", () => importCoreTasks());
 
     $("#filter").addEventListener("click", (ev) => {
       const btn = ev.target.closest("button[data-filter]");
@@ -1272,13 +1326,16 @@
     bindEvents();
     applyStatic();
     if (!bridge) {
-      showBanner(t("ui.err_no_bridge", "Open this page from the AstrBot dashboard (Plugins → Future Tasks)."));
+      showBanner(t("ui.err_no_bridge", "Open this page from the AstrBot dashboard (Plugins → Scheduled Tasks)."));
       return;
     }
     bridge.onContext(() => {
       applyStatic();
       state.lastHtml = "";
-      if (state.ready) render();
+      if (state.ready) {
+        render();
+        renderCoreNotice();
+      }
     });
     const slow = setTimeout(() => {
       if (!state.ready) showBanner(t("ui.err_no_context", "Waiting for the dashboard… Open this page from the AstrBot dashboard."));
@@ -1288,6 +1345,7 @@
       state.ready = true;
       applyStatic();
       refresh();
+      loadCoreTasks();
       setInterval(tick, REFRESH_MS);
     });
   }
