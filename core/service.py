@@ -92,6 +92,7 @@ class JobSpec:
     timeout_seconds: int | None = None
     wake_mode: str | None = None
     media: list[str] = field(default_factory=list)
+    post_prefix: str | None = None  # isolated: the label of its note in the main chat
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> JobSpec:
@@ -180,6 +181,7 @@ class TaskService:
             persona_id=spec.persona_id or None,
             timeout_seconds=self._timeout(spec.timeout_seconds),
             wake_mode=self._wake_mode(spec.wake_mode),
+            post_prefix=_post_prefix(spec.post_prefix),
         )
         target = self._target(spec, actor)
         job = Job(
@@ -357,6 +359,8 @@ class TaskService:
             job.payload.timeout_seconds = self._timeout(changes.timeout_seconds)
         if changes.wake_mode is not None:
             job.payload.wake_mode = self._wake_mode(changes.wake_mode)
+        if changes.post_prefix is not None:
+            job.payload.post_prefix = _post_prefix(changes.post_prefix)
         if changes.catch_up is not None:
             job.catch_up = self._catch_up(changes.catch_up)
         if changes.delete_after_run is not None:
@@ -542,3 +546,14 @@ def describe_next_run(job: Job) -> str:
     if not job.enabled:
         return "paused"
     return f"next run: {format_local(job.next_run_at, job.schedule.tz)}"
+
+
+POST_PREFIX_CHARS = 40
+
+
+def _post_prefix(value: str | None) -> str | None:
+    """A task's own post-to-main prefix; empty: the plugin's setting."""
+    text = (value or "").strip()
+    if len(text) > POST_PREFIX_CHARS:
+        raise UserError(f"post_prefix is at most {POST_PREFIX_CHARS} characters")
+    return text or None

@@ -67,6 +67,7 @@ class CronCommands:
             tz=command.tz,
             name=command.name,
             delete_after_run=False if command.keep else None,
+            post_prefix=command.prefix,
         )
         job = await self.service.create(actor, spec)
         return await self.runtime.creation_reply(job)
@@ -117,6 +118,7 @@ class CronCommands:
             name=command.name,
             mode=command.mode,
             delete_after_run=False if command.keep else None,
+            post_prefix=command.prefix,
         )
         job = await self.service.edit(actor, command.job_id or "", changes)
         return f"Updated {job.id}; {describe_next_run(job)}"

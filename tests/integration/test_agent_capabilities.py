@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from tests.integration.fakes.llm import LLMRequest, ToolCall
-from tests.integration.harness import ADMIN_ID, AstrBot
+from tests.integration.harness import ADMIN_ID, PROVIDER_ID, AstrBot
 from tests.integration.test_agent_modes import (
     Marks,
+    history_of,
     make_job,
     make_run,
     make_runner,
@@ -158,3 +159,64 @@ def test_a_heartbeat_turn_runs_as_the_owner_of_its_events(astrbot: AstrBot, llm:
         astrbot.run(runner.store.delete_job(job.id))
     requests: list[LLMRequest] = llm.requests
     assert tool_results(requests[-1]) == ["role=member sender=5204"]
+
+
+@contextlib.contextmanager
+def model_sees_images(astrbot: AstrBot) -> Iterator[None]:
+    """The fake model declared able to read images (AstrBot drops them otherwise)."""
+    provider = astrbot.context.get_provider_by_id(PROVIDER_ID)
+    before = provider.provider_config.get("modalities")
+    provider.provider_config["modalities"] = ["text", "image", "tool_use"]
+    try:
+        yield
+    finally:
+        if before is None:
+            provider.provider_config.pop("modalities", None)
+        else:
+            provider.provider_config["modalities"] = before
+
+
+def image_parts(request: LLMRequest) -> list[Any]:
+    content = request.messages[-1].get("content")
+    parts = content if isinstance(content, list) else []
+    return [p for p in parts if isinstance(p, dict) and p.get("type") == "image_url"]
+
+
+@pytest.mark.parametrize("mode", ["isolated", "main"])
+def test_a_tasks_media_is_shown_to_the_model(
+    astrbot: AstrBot, llm: Any, tmp_path: Any, mode: str
+) -> None:
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(PNG)
+    user = 5205 if mode == "isolated" else 5206
+    job = make_job(astrbot, user, "describe the chart", mode=mode, media=[str(picture)])
+    runner = make_runner(astrbot)
+    run = runner.run_isolated if mode == "isolated" else runner.run_main
+    llm.script("a rising line")
+    with model_sees_images(astrbot):
+        outcome = astrbot.run(run(job, make_run(Marks()), astrbot.umo(user)), timeout=60)
+    assert outcome.ok, outcome
+    request = llm.requests[-1]
+    assert str(picture) in request.last_user_text  # named, so it can be sent on
+    assert len(image_parts(request)) == 1, request.messages[-1]
+
+
+def test_an_isolated_task_posts_to_main_with_its_own_prefix(astrbot: AstrBot, llm: Any) -> None:
+    user = 5207
+    llm.script("3 new issues")
+    job = make_job(astrbot, user, "triage", mode="isolated", name="triage", post_prefix="日报")
+    outcome = astrbot.run(
+        make_runner(astrbot, post_to_main="full").run_isolated(
+            job, make_run(Marks()), astrbot.umo(user)
+        )
+    )
+    assert outcome.ok, outcome
+    history = astrbot.run(history_of(astrbot, astrbot.umo(user)))
+    assert history[-1]["content"] == f"日报 [{job.id} triage] 3 new issues"
+
+
+# a 1x1 transparent PNG
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
+)
