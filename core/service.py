@@ -252,6 +252,19 @@ class TaskService:
                 f"{self.settings.min_interval_seconds} s; choose a longer interval"
             )
 
+    def preview(self, spec: JobSpec, count: int = 3) -> tuple[Schedule, list[int]]:
+        """The schedule a create with ``spec`` would get and its next ``count`` runs (UTC
+        ms); nothing is created. Bad input is the UserError a create would raise."""
+        now = self.now
+        schedule = self._schedule(spec, self._zone(spec.tz), now)
+        once = schedule.kind == ScheduleKind.AT
+        runs: list[int] = []
+        upcoming = schedule.at_ms if once else next_run_after(schedule, now)
+        while upcoming is not None and len(runs) < count:
+            runs.append(upcoming)
+            upcoming = None if once else next_run_after(schedule, upcoming)
+        return schedule, runs
+
     @staticmethod
     def _arm(job: Job, now: int) -> None:
         """Set the first run of a new or rescheduled job."""

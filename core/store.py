@@ -572,6 +572,14 @@ class Store:
                 (key, umo, now_ms),
             )
 
+    async def list_routes(self, limit: int = 500) -> list[tuple[str, int]]:
+        """(chat, last seen) of the routes the plugin has seen, newest first."""
+        rows = await self._fetchall(
+            "SELECT umo, MAX(updated_at) FROM routes GROUP BY umo ORDER BY 2 DESC LIMIT ?",
+            (limit,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
     async def get_route(self, key: str) -> str | None:
         row = await self._fetchone("SELECT umo FROM routes WHERE owner_key=?", (key,))
         return row[0] if row else None

@@ -31,9 +31,10 @@ from pydantic import ValidationError
 
 from ..core.errors import NotFound, PermissionDenied, StoreError, StoreUnavailable, UserError
 from ..core.models import Job
-from ..core.service import Actor
+from ..core.service import Actor, JobSpec
 from ..core.views import (
     job_view,
+    local_time,
     parse_changes,
     parse_create,
     parse_list_query,
@@ -42,6 +43,7 @@ from ..core.views import (
     status_view,
 )
 from . import core_import
+from .known_chats import known_chats
 
 if TYPE_CHECKING:
     from astrbot.api.star import Context
@@ -57,6 +59,8 @@ DASHBOARD_SENDER = "dashboard"
 DASHBOARD_NAME = "WebUI"
 
 Handler = Callable[..., Awaitable[Any]]
+PREVIEW_FIELDS = ("when", "run_at", "every", "cron", "tz")
+PREVIEW_RUNS = 3
 
 
 class ApiError(Exception):
@@ -93,6 +97,13 @@ class WebApi:
             (f"{PREFIX}/jobs/<job_id>/run", self.run, ["POST"], "Future tasks: run a job now"),
             (f"{PREFIX}/jobs/<job_id>/runs", self.runs, ["GET"], "Future tasks: run history"),
             (f"{PREFIX}/status", self.status, ["GET"], "Future tasks: scheduler status"),
+            (f"{PREFIX}/chats", self.chats, ["GET"], "Future tasks: the chats the bot knows"),
+            (
+                f"{PREFIX}/preview",
+                self.preview,
+                ["GET"],
+                "Future tasks: the next runs a schedule would have",
+            ),
             (
                 f"{PREFIX}/core-tasks",
                 self.core_tasks,
@@ -146,6 +157,12 @@ class WebApi:
 
     async def status(self) -> Any:
         return await self._answer(self._status)
+
+    async def chats(self) -> Any:
+        return await self._answer(self._chats)
+
+    async def preview(self) -> Any:
+        return await self._answer(self._preview)
 
     async def core_tasks(self) -> Any:
         return await self._answer(self._core_tasks)
@@ -299,6 +316,22 @@ class WebApi:
             "total": total,
             "limit": query["limit"],
             "offset": query["offset"],
+        }
+
+    async def _chats(self) -> dict[str, Any]:
+        query = str(request.query.get("q") or "")[:200]
+        chats = await known_chats(self.runtime.context, self.runtime.store, query)
+        return {"chats": [chat.view() for chat in chats]}
+
+    async def _preview(self) -> dict[str, Any]:
+        """The next runs of a schedule given as a create would give it (``when``, ``run_at``,
+        ``every`` or ``cron``, and ``tz``), parsed by the service's own parser."""
+        wanted = {k: v for k, v in request.query.items() if k in PREVIEW_FIELDS and v}
+        schedule, runs = self.service.preview(JobSpec.from_mapping(wanted), PREVIEW_RUNS)
+        return {
+            "kind": schedule.kind.value,
+            "tz": schedule.tz,
+            "runs": [{"at": at, "local": local_time(at, schedule.tz)} for at in runs],
         }
 
     async def _core_tasks(self) -> dict[str, Any]:
