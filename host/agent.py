@@ -30,6 +30,7 @@ from ..core.settings import Settings
 from ..core.store import Store
 from .agent_host import (
     append_to_conversation,
+    chat_config,
     conversation_of,
     load_history,
     role_of,
@@ -120,7 +121,7 @@ class AgentRunner:
                 owners.append(job.owner)
         if not owners:
             return Owner(origin=origin, sender_id=origin.rsplit(":", 1)[-1])
-        cfg = self.context.get_config(umo=origin)
+        cfg = chat_config(self.context, origin)
         members = [o for o in owners if role_of(o, cfg) != "admin"]
         return (members or owners)[0]
 

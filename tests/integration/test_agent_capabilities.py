@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.fakes.llm import LLMRequest, ToolCall
+from tests.integration.fakes.llm import LLMRequest, Reply, ToolCall
 from tests.integration.harness import ADMIN_ID, PROVIDER_ID, AstrBot
 from tests.integration.test_agent_modes import (
     Marks,
@@ -220,3 +220,14 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
 )
+
+
+def test_a_run_that_ends_in_the_agents_error_state_is_an_error(
+    astrbot: AstrBot, llm: Any, onebot_mark: int
+) -> None:
+    llm.script(*[Reply(status=400, text="bad request: this model refuses")] * 3)
+    outcome = isolated(astrbot, 5208, "fails inside the agent")
+    assert outcome.status.value == "error", outcome
+    assert outcome.error.startswith("the agent run ended in an error"), outcome.error
+    assert outcome.delivery.value == "not-delivered"
+    assert [a for a in astrbot.onebot.sent(onebot_mark) if a.target == 5208] == []
