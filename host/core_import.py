@@ -129,11 +129,22 @@ def _convert(job: Any) -> CoreTask:
         name=str(job.name or ""),
         message=message,
         schedule=schedule,
-        tz=job.timezone or None,
+        tz=job.timezone or _system_zone(),
         session=session,
         sender_id=sender_id,
         problem=problem,
     )
+
+
+def _system_zone() -> str | None:
+    """The zone AstrBot's scheduler uses for a task saved without one: the machine's
+    (APScheduler's default, through tzlocal, which it depends on)."""
+    try:
+        from tzlocal import get_localzone_name
+
+        return get_localzone_name()
+    except Exception:  # no readable local zone: the plugin's default zone
+        return None
 
 
 def _schedule_of(job: Any, payload: dict[str, Any]) -> tuple[str, str]:
