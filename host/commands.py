@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 IMPORT_CORE = "import-core"
+IMPORT_CORE_USAGE = (
+    "/cron import-core [confirm]  admins: list AstrBot's own future tasks, then move them here"
+)
 
 _MODE_NAMES = {
     Mode.REMINDER: "reminder",
@@ -57,7 +60,7 @@ class CronCommands:
             return f"Error: {exc}"
 
     async def _help(self, actor: Actor, command: cron_command.CronCommand) -> str:
-        return cron_command.USAGE
+        return f"{cron_command.USAGE}\n{IMPORT_CORE_USAGE}"
 
     async def _add(self, actor: Actor, command: cron_command.CronCommand) -> str:
         spec = JobSpec(

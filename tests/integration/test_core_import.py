@@ -103,6 +103,8 @@ def test_import_core_is_for_admins_only(astrbot: AstrBot, core_tasks: Any) -> No
     reply = _say(astrbot, OWNER, "/cron import-core confirm", since=astrbot.onebot.mark())
     assert reply.startswith("Error: only admins"), reply
     assert core_job(astrbot, core_tasks[0][0].job_id).enabled
+    usage = _say(astrbot, OWNER, "/cron help", since=astrbot.onebot.mark())
+    assert "/cron import-core [confirm]" in usage, usage
 
 
 def test_the_page_sees_two_schedulers_and_imports(
