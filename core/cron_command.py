@@ -45,7 +45,7 @@ _VERB_ALIASES = {
     "help": "help",
 }  # fmt: skip
 _FLAGS = {"--agent", "--isolated", "--main", "--keep", "--next-heartbeat", "--reminder"}
-_VALUED = {"--tz", "--name", "--text"}
+_VALUED = {"--tz", "--name", "--text", "--prefix"}
 _QUOTES = {'"': '"', "'": "'", "“": "”", "「": "」"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2}|Z)?$")
@@ -65,6 +65,7 @@ class CronCommand:
     all: bool = False
     count: int | None = None
     next_heartbeat: bool = False
+    prefix: str | None = None  # --prefix: an isolated task's post-to-main label
     flags: set[str] = field(default_factory=set)
 
 

@@ -86,6 +86,7 @@ class Payload(_Record):
     persona_id: str | None = None
     timeout_seconds: int | None = Field(default=None, gt=0)
     wake_mode: Literal["now", "next-heartbeat"] = "now"
+    post_prefix: str | None = None  # isolated: this task's post-to-main prefix (None: setting)
 
 
 class Target(_Record):

@@ -97,6 +97,7 @@ class JobSpec:
     timeout_seconds: int | None = None
     wake_mode: str | None = None
     media: list[str] = field(default_factory=list)
+    post_prefix: str | None = None  # isolated: the label of its note in the main chat
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> JobSpec:
@@ -179,6 +180,7 @@ class TaskService:
             persona_id=spec.persona_id or None,
             timeout_seconds=self._timeout(spec.timeout_seconds),
             wake_mode=self._wake_mode(spec.wake_mode),
+            post_prefix=_post_prefix(spec.post_prefix),
         )
         target = self._target(spec, actor)
         job = Job(
@@ -259,6 +261,19 @@ class TaskService:
                 f"that repeats every {gap // MS} s, more often than the minimum of "
                 f"{self.settings.min_interval_seconds} s; choose a longer interval"
             )
+
+    def preview(self, spec: JobSpec, count: int = 3) -> tuple[Schedule, list[int]]:
+        """The schedule a create with ``spec`` would get and its next ``count`` runs (UTC
+        ms); nothing is created. Bad input is the UserError a create would raise."""
+        now = self.now
+        schedule = self._schedule(spec, self._zone(spec.tz), now)
+        once = schedule.kind == ScheduleKind.AT
+        runs: list[int] = []
+        upcoming = schedule.at_ms if once else next_run_after(schedule, now)
+        while upcoming is not None and len(runs) < count:
+            runs.append(upcoming)
+            upcoming = None if once else next_run_after(schedule, upcoming)
+        return schedule, runs
 
     # ----- read --------------------------------------------------------------------------
 
@@ -374,6 +389,8 @@ class TaskService:
             job.payload.timeout_seconds = self._timeout(changes.timeout_seconds)
         if changes.wake_mode is not None:
             job.payload.wake_mode = self._wake_mode(changes.wake_mode)
+        if changes.post_prefix is not None:
+            job.payload.post_prefix = _post_prefix(changes.post_prefix)
         if changes.catch_up is not None:
             job.catch_up = self._catch_up(changes.catch_up)
         if changes.delete_after_run is not None:
@@ -535,3 +552,14 @@ def describe_next_run(job: Job) -> str:
     if not job.enabled:
         return "paused"
     return f"next run: {format_local(job.next_run_at, job.schedule.tz)}"
+
+
+POST_PREFIX_CHARS = 40
+
+
+def _post_prefix(value: str | None) -> str | None:
+    """A task's own post-to-main prefix; empty: the plugin's setting."""
+    text = (value or "").strip()
+    if len(text) > POST_PREFIX_CHARS:
+        raise UserError(f"post_prefix is at most {POST_PREFIX_CHARS} characters")
+    return text or None

@@ -609,6 +609,14 @@ class Store:
             rows = await cur.fetchall()
         return [r[0] for r in sorted(rows, key=lambda r: r[1])]
 
+    async def pending_event_job_ids(self, origin: str) -> list[str]:
+        """The jobs whose events wait for this chat's next heartbeat."""
+        rows = await self._fetchall(
+            "SELECT DISTINCT job_id FROM pending_events WHERE owner_origin=? AND job_id IS NOT NULL",
+            (origin,),
+        )
+        return [r[0] for r in rows]
+
     async def origins_with_pending_events(self) -> list[str]:
         rows = await self._fetchall("SELECT DISTINCT owner_origin FROM pending_events")
         return [r[0] for r in rows]
@@ -620,6 +628,14 @@ class Store:
                 "ON CONFLICT(owner_key) DO UPDATE SET umo=excluded.umo, updated_at=excluded.updated_at",
                 (key, umo, now_ms),
             )
+
+    async def list_routes(self, limit: int = 500) -> list[tuple[str, int]]:
+        """(chat, last seen) of the routes the plugin has seen, newest first."""
+        rows = await self._fetchall(
+            "SELECT umo, MAX(updated_at) FROM routes GROUP BY umo ORDER BY 2 DESC LIMIT ?",
+            (limit,),
+        )
+        return [(r[0], r[1]) for r in rows]
 
     async def get_route(self, key: str) -> str | None:
         row = await self._fetchone("SELECT umo FROM routes WHERE owner_key=?", (key,))

@@ -55,6 +55,7 @@ _SPEC_TYPES: dict[str, str] = {
     "timeout_seconds": _INT,
     "wake_mode": _STR,
     "media": _MEDIA,
+    "post_prefix": _STR,
 }
 _LONG_TEXT = {"message"}  # its length limit is the service's (max_message_chars)
 CREATE_FIELDS: dict[str, str] = {
@@ -121,6 +122,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "persona_id": job.payload.persona_id,
         "timeout_seconds": job.payload.timeout_seconds,
         "wake_mode": job.payload.wake_mode,
+        "post_prefix": job.payload.post_prefix,
         "schedule": {
             "kind": schedule.kind.value,
             "text": schedule.text,

@@ -12,11 +12,17 @@ from ..core.errors import UserError
 from ..core.models import Mode, ScheduleKind
 from ..core.schedule import format_local
 from ..core.service import Actor, JobChanges, JobSpec, describe_next_run
+from . import core_import
 
 if TYPE_CHECKING:
     from astrbot.api.event import AstrMessageEvent
 
     from .runtime import Runtime
+
+IMPORT_CORE = "import-core"
+IMPORT_CORE_USAGE = (
+    "/cron import-core [confirm]  admins: list AstrBot's own future tasks, then move them here"
+)
 
 _MODE_NAMES = {
     Mode.REMINDER: "reminder",
@@ -44,6 +50,9 @@ class CronCommands:
         return self.runtime.service
 
     async def handle(self, actor: Actor, arguments: str) -> str:
+        verb, _, rest = arguments.strip().partition(" ")
+        if verb.lower() == IMPORT_CORE:
+            return await self._import_core(actor, rest.strip().lower())
         try:
             command = cron_command.parse(arguments)
             return await getattr(self, f"_{command.verb}")(actor, command)
@@ -51,7 +60,7 @@ class CronCommands:
             return f"Error: {exc}"
 
     async def _help(self, actor: Actor, command: cron_command.CronCommand) -> str:
-        return cron_command.USAGE
+        return f"{cron_command.USAGE}\n{IMPORT_CORE_USAGE}"
 
     async def _add(self, actor: Actor, command: cron_command.CronCommand) -> str:
         spec = JobSpec(
@@ -61,6 +70,7 @@ class CronCommands:
             tz=command.tz,
             name=command.name,
             delete_after_run=False if command.keep else None,
+            post_prefix=command.prefix,
         )
         job = await self.service.create(actor, spec)
         return await self.runtime.creation_reply(job)
@@ -111,6 +121,7 @@ class CronCommands:
             name=command.name,
             mode=command.mode,
             delete_after_run=False if command.keep else None,
+            post_prefix=command.prefix,
         )
         job = await self.service.edit(actor, command.job_id or "", changes)
         return f"Updated {job.id}; {describe_next_run(job)}"
@@ -134,6 +145,19 @@ class CronCommands:
 
     async def _wake(self, actor: Actor, command: cron_command.CronCommand) -> str:
         return await self.runtime.wake(actor, command.text or "", command.next_heartbeat)
+
+    async def _import_core(self, actor: Actor, rest: str) -> str:
+        """``/cron import-core`` lists AstrBot's own future tasks; ``... confirm`` moves them."""
+        if not actor.is_admin:
+            return "Error: only admins may import AstrBot's future tasks; ask an admin."
+        if rest not in ("", "confirm"):
+            return "Error: use /cron import-core to see the list, then /cron import-core confirm"
+        context = self.runtime.context
+        tasks = await core_import.core_tasks(context)
+        if rest != "confirm" or not tasks:
+            return core_import.listing_text(tasks)
+        moved = await core_import.move_tasks(context, self.service, tasks)
+        return core_import.moved_text(moved)
 
 
 def creation_text(job, notes: list[str]) -> str:

@@ -12,11 +12,16 @@ _AUDIO = {".mp3", ".wav", ".ogg", ".silk", ".amr", ".m4a", ".flac"}
 _VIDEO = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
 
 
+def is_image(source: str) -> bool:
+    """Whether a media path or URL names an image (by its extension)."""
+    return PurePath(source.split("?", 1)[0]).suffix.lower() in _IMAGE
+
+
 def media_component(source: str) -> Comp.BaseMessageComponent:
     """An Image / Record / Video / File component for a path or URL, by its extension."""
     is_url = source.startswith(("http://", "https://"))
     suffix = PurePath(source.split("?", 1)[0]).suffix.lower()
-    if suffix in _IMAGE:
+    if is_image(source):
         return Comp.Image.fromURL(source) if is_url else Comp.Image.fromFileSystem(source)
     if suffix in _AUDIO:
         return Comp.Record.fromURL(source) if is_url else Comp.Record.fromFileSystem(source)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from astrbot.api import logger
@@ -37,9 +38,10 @@ from ..core.errors import (
     UserError,
 )
 from ..core.models import Job
-from ..core.service import Actor
+from ..core.service import Actor, JobSpec
 from ..core.views import (
     job_view,
+    local_time,
     parse_changes,
     parse_create,
     parse_list_query,
@@ -47,6 +49,8 @@ from ..core.views import (
     run_view,
     status_view,
 )
+from . import core_import
+from .known_chats import known_chats
 
 if TYPE_CHECKING:
     from astrbot.api.star import Context
@@ -61,6 +65,8 @@ DASHBOARD_SENDER = "dashboard"
 DASHBOARD_NAME = "WebUI"
 
 Handler = Callable[..., Awaitable[Any]]
+PREVIEW_FIELDS = ("when", "run_at", "every", "cron", "tz")
+PREVIEW_RUNS = 3
 
 
 class ApiError(Exception):
@@ -97,6 +103,25 @@ class WebApi:
             (f"{PREFIX}/jobs/<job_id>/run", self.run, ["POST"], "Future tasks: run a job now"),
             (f"{PREFIX}/jobs/<job_id>/runs", self.runs, ["GET"], "Future tasks: run history"),
             (f"{PREFIX}/status", self.status, ["GET"], "Future tasks: scheduler status"),
+            (f"{PREFIX}/chats", self.chats, ["GET"], "Future tasks: the chats the bot knows"),
+            (
+                f"{PREFIX}/preview",
+                self.preview,
+                ["GET"],
+                "Future tasks: the next runs a schedule would have",
+            ),
+            (
+                f"{PREFIX}/core-tasks",
+                self.core_tasks,
+                ["GET"],
+                "Future tasks: AstrBot's own future tasks, as an import would move them",
+            ),
+            (
+                f"{PREFIX}/core-tasks/import",
+                self.import_core_tasks,
+                ["POST"],
+                "Future tasks: move AstrBot's own future tasks here (disabled there)",
+            ),
             (
                 f"{PREFIX}/<path:rest>",
                 self.fallback,
@@ -138,6 +163,18 @@ class WebApi:
 
     async def status(self) -> Any:
         return await self._answer(self._status)
+
+    async def chats(self) -> Any:
+        return await self._answer(self._chats)
+
+    async def preview(self) -> Any:
+        return await self._answer(self._preview)
+
+    async def core_tasks(self) -> Any:
+        return await self._answer(self._core_tasks)
+
+    async def import_core_tasks(self) -> Any:
+        return await self._answer(self._import_core_tasks)
 
     async def fallback(self, rest: str = "") -> Any:
         path = f"{PREFIX}/{rest.strip('/')}"
@@ -278,6 +315,40 @@ class WebApi:
             "limit": query["limit"],
             "offset": query["offset"],
         }
+
+    async def _chats(self) -> dict[str, Any]:
+        query = str(request.query.get("q") or "")[:200]
+        chats = await known_chats(self.runtime.context, self.runtime.store, query)
+        return {"chats": [chat.view() for chat in chats]}
+
+    async def _preview(self) -> dict[str, Any]:
+        """The next runs of a schedule given as a create would give it (``when``, ``run_at``,
+        ``every`` or ``cron``, and ``tz``), parsed by the service's own parser."""
+        wanted = {k: v for k, v in request.query.items() if k in PREVIEW_FIELDS and v}
+        schedule, runs = self.service.preview(JobSpec.from_mapping(wanted), PREVIEW_RUNS)
+        return {
+            "kind": schedule.kind.value,
+            "tz": schedule.tz,
+            "runs": [{"at": at, "local": local_time(at, schedule.tz)} for at in runs],
+        }
+
+    async def _core_tasks(self) -> dict[str, Any]:
+        """AstrBot's own enabled future tasks; ``two_schedulers`` when they and its
+        ``future_task`` tool are both active beside this plugin."""
+        context = self.runtime.context
+        tasks = await core_import.core_tasks(context)
+        proactive = core_import.proactive_tools_on(context)
+        return {
+            "tasks": [task.view() for task in tasks],
+            "proactive": proactive,
+            "two_schedulers": bool(tasks) and proactive,
+        }
+
+    async def _import_core_tasks(self) -> dict[str, Any]:
+        context = self.runtime.context
+        tasks = await core_import.core_tasks(context)
+        moved = await core_import.move_tasks(context, self.service, tasks)
+        return {"moved": [asdict(m) for m in moved], "reply": core_import.moved_text(moved)}
 
     async def _status(self) -> dict[str, Any]:
         return status_view(await self.service.status(), self.runtime.settings.timezone)

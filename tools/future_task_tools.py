@@ -87,6 +87,10 @@ _FIELDS: dict[str, dict[str, Any]] = {
     },
     "model": {**_STR, "description": "Provider id for agent runs; empty: the chat's current one."},
     "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
+    "post_prefix": {
+        **_STR,
+        "description": "isolated: the label its result carries in this conversation.",
+    },
 }
 
 

@@ -1,4 +1,4 @@
-/* Future Tasks plugin page: plain JS, no build step, no external resources.
+/* Scheduled Tasks plugin page: plain JS, no build step, no external resources.
  *
  * Runs in the AstrBot dashboard's sandboxed iframe (no same-origin: no storage, no
  * cookies, no window.confirm). Every request goes through the dashboard bridge
@@ -35,6 +35,7 @@
     refreshing: null,
     again: false,
     lastHtml: "",
+    core: null, // AstrBot's own future tasks: {tasks, proactive, two_schedulers}
   };
 
   const $ = (sel, root) => (root || document).querySelector(sel);
@@ -80,7 +81,7 @@
       }
       el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder, el.dataset.fallbackPlaceholder));
     }
-    document.title = t("pages.future-tasks.title", "Future Tasks");
+    document.title = t("pages.future-tasks.title", "Scheduled Tasks");
     document.documentElement.lang = locale();
     for (const el of $$("[aria-label='Close']")) el.setAttribute("title", t("ui.close", "Close"));
     updateFormHints();
@@ -298,7 +299,7 @@
   function api(method, endpoint, data) {
     if (!bridge) {
       return Promise.reject(
-        new Error(t("ui.err_no_bridge", "Open this page from the AstrBot dashboard (Plugins → Future Tasks).")),
+        new Error(t("ui.err_no_bridge", "Open this page from the AstrBot dashboard (Plugins → Scheduled Tasks).")),
       );
     }
     const call = method === "GET" ? bridge.apiGet(endpoint, data || {}) : bridge.apiPost(endpoint, data || {});
@@ -368,6 +369,16 @@
 
   async function loadStatus() {
     state.status = await api("GET", "status");
+  }
+
+  /** AstrBot's own future tasks; a failure only hides the notice. */
+  async function loadCoreTasks() {
+    try {
+      state.core = await api("GET", "core-tasks");
+    } catch (_err) {
+      state.core = null;
+    }
+    renderCoreNotice();
   }
 
   async function loadRuns(id) {
@@ -454,6 +465,48 @@
     db.title = s.database_path || "";
     $("#status-error-wrap").hidden = !s.last_error;
     $("#status-error").textContent = s.last_error || "";
+  }
+
+  /** Two schedulers at once: AstrBot's own future tasks are active and its agent still
+   *  offers its future_task tool. Say so and offer to move them here. */
+  function renderCoreNotice() {
+    const core = state.core;
+    const importable = core && Array.isArray(core.tasks) ? core.tasks.filter((task) => !task.problem) : [];
+    const show = Boolean(core && core.two_schedulers && importable.length);
+    $("#core-notice").hidden = !show;
+    if (!show) return;
+    $("#core-notice-text").textContent = t(
+      "ui.two_schedulers",
+      "Two schedulers are active: AstrBot's own future tasks ({count}) run beside this plugin. Import them here to keep one list; they are disabled in AstrBot, not deleted.",
+      { count: importable.length },
+    );
+  }
+
+  async function importCoreTasks() {
+    const tasks = ((state.core && state.core.tasks) || []).filter((task) => !task.problem);
+    const names = tasks.map((task) => "• " + (task.name || task.core_id) + " (" + task.schedule + ")").join("\n");
+    const ok = await confirmDialog({
+      title: t("ui.import_core_title", "Import AstrBot's future tasks?"),
+      text:
+        t(
+          "ui.import_core_text",
+          "Each becomes an isolated agent task here with the same schedule and chat, and is disabled (not deleted) in AstrBot:",
+        ) +
+        "\n" +
+        names,
+      ok: t("ui.import_core", "Import them"),
+    });
+    if (!ok) return;
+    try {
+      const data = await api("POST", "core-tasks/import", {});
+      const moved = Array.isArray(data && data.moved) ? data.moved : [];
+      const done = moved.filter((m) => m.job_id).length;
+      toast(t("ui.import_core_done", "Imported {done} of {total} tasks.", { done, total: moved.length }), done < moved.length);
+    } catch (err) {
+      toast(errorText(err), true);
+    }
+    await loadCoreTasks();
+    refresh();
   }
 
   function statusBadges(status, delivery, late) {
@@ -1030,6 +1083,7 @@
       $("#form-title").textContent = t("ui.form_edit_title", "Edit {name}", { name: jobTitle(job) });
       $("#form-submit").textContent = t("ui.save", "Save");
       $("#field-session").hidden = true;
+      $("#chat-picker").hidden = true;
       $("#field-origin").hidden = false;
       $("#origin-text").textContent = (job.owner && job.owner.origin) || "";
     } else {
@@ -1037,14 +1091,18 @@
       $("#form-title").textContent = t("ui.form_create_title", "New task");
       $("#form-submit").textContent = t("ui.create", "Create");
       $("#field-session").hidden = false;
+      $("#chat-picker").hidden = false;
       $("#field-origin").hidden = true;
+      $("#chat-search").value = "";
+      loadChats();
     }
     state.initial = formValues();
     $("#advanced").open = !!job && hasAdvanced(state.initial);
     updateFormHints();
     $("#form-overlay").hidden = false;
     state.formOpen = true;
-    setTimeout(() => (job ? f.elements.message : f.elements.session).focus(), 0);
+    previewWhen();
+    setTimeout(() => (job ? f.elements.message : $("#chat-search")).focus(), 0);
   }
 
   /** The schedule as it can be sent back: "every 1h" -> "1h"; a one-shot as its local time. */
@@ -1093,6 +1151,99 @@
   }
 
   const SCHEDULE_FIELD = { at: "run_at", every: "every", cron: "cron" };
+
+  // ----- picking a chat and previewing the schedule ------------------------------------------
+
+  const CHAT_KIND = {
+    private: ["ui.chat_private", "private"],
+    group: ["ui.chat_group", "group"],
+    other: ["ui.chat_other", "other"],
+  };
+  const CHATS_SHOWN = 8;
+  const live = { chatSeq: 0, previewSeq: 0, chatTimer: null, previewTimer: null };
+
+  /** The chats the bot knows that match the search box, as buttons that fill the session. */
+  async function loadChats() {
+    const seq = ++live.chatSeq;
+    const q = $("#chat-search").value.trim();
+    let chats = [];
+    let error = "";
+    try {
+      const data = await api("GET", "chats", q ? { q } : {});
+      chats = Array.isArray(data && data.chats) ? data.chats : [];
+    } catch (err) {
+      error = errorText(err);
+    }
+    if (seq !== live.chatSeq) return;
+    const chosen = form().elements.session.value.trim();
+    const box = $("#chat-results");
+    if (error || !chats.length) {
+      const empty = q
+        ? t("ui.chats_none_match", "No known chat matches; type the session below.")
+        : t("ui.chats_none", "The bot knows no chats yet; type the session below.");
+      box.innerHTML = '<p class="muted small">' + esc(error || empty) + "</p>";
+      return;
+    }
+    box.innerHTML = chats
+      .slice(0, CHATS_SHOWN)
+      .map((chat) => {
+        const kind = label(CHAT_KIND, chat.kind);
+        const title = (chat.names && chat.names[0]) || chat.chat_id;
+        const where = [chat.platform_type || chat.platform, kind, chat.chat_id].filter(Boolean).join(" · ");
+        return (
+          '<button type="button" class="chat-option' +
+          (chat.session === chosen ? " chosen" : "") +
+          '" role="option" data-session="' +
+          esc(chat.session) +
+          '"><span class="chat-name">' +
+          esc(title) +
+          '</span><span class="muted small">' +
+          esc(where) +
+          "</span></button>"
+        );
+      })
+      .join("");
+  }
+
+  function chooseChat(button) {
+    form().elements.session.value = button.dataset.session;
+    for (const el of $$(".chat-option", $("#chat-results"))) el.classList.toggle("chosen", el === button);
+  }
+
+  /** The next runs of what the "when" field says, as the service reads it, before saving. */
+  async function previewWhen() {
+    const f = form();
+    const when = f.elements.when.value.trim();
+    const box = $("#when-preview");
+    const seq = ++live.previewSeq;
+    if (!when) {
+      box.textContent = "";
+      box.classList.remove("error");
+      return;
+    }
+    const params = { [SCHEDULE_FIELD[f.elements.kind.value] || "when"]: when };
+    if (f.elements.tz.value.trim()) params.tz = f.elements.tz.value.trim();
+    let text = "";
+    let failed = false;
+    try {
+      const data = await api("GET", "preview", params);
+      const runs = (data && data.runs) || [];
+      text = runs.length
+        ? t("ui.preview_runs", "Next runs: {runs}", { runs: runs.map((r) => shortLocal(r.local)).join(" · ") })
+        : t("ui.preview_never", "This schedule does not run again.");
+    } catch (err) {
+      text = errorText(err);
+      failed = true;
+    }
+    if (seq !== live.previewSeq) return;
+    box.textContent = text;
+    box.classList.toggle("error", failed);
+  }
+
+  function later(key, work) {
+    clearTimeout(live[key]);
+    live[key] = setTimeout(work, 300);
+  }
 
   function bodyFromForm(values, initial) {
     const creating = !initial;
@@ -1191,6 +1342,7 @@
     $("#empty-new").addEventListener("click", () => openForm(null));
     $("#refresh-btn").addEventListener("click", () => refresh());
     $("#banner-close").addEventListener("click", () => showBanner(""));
+    $("#import-core-btn").addEventListener("click", () => importCoreTasks());
 
     $("#filter").addEventListener("click", (ev) => {
       const btn = ev.target.closest("button[data-filter]");
@@ -1247,6 +1399,14 @@
     f.addEventListener("submit", submitForm);
     f.elements.mode.addEventListener("change", updateFormHints);
     f.elements.kind.addEventListener("change", updateFormHints);
+    f.elements.kind.addEventListener("change", () => previewWhen());
+    f.elements.when.addEventListener("input", () => later("previewTimer", previewWhen));
+    f.elements.tz.addEventListener("input", () => later("previewTimer", previewWhen));
+    $("#chat-search").addEventListener("input", () => later("chatTimer", loadChats));
+    $("#chat-results").addEventListener("click", (ev) => {
+      const button = ev.target.closest(".chat-option");
+      if (button) chooseChat(button);
+    });
     for (const el of $$("[data-close]", f)) el.addEventListener("click", closeForm);
     $("#form-overlay").addEventListener("mousedown", (ev) => {
       if (ev.target === ev.currentTarget) closeForm();
@@ -1272,13 +1432,16 @@
     bindEvents();
     applyStatic();
     if (!bridge) {
-      showBanner(t("ui.err_no_bridge", "Open this page from the AstrBot dashboard (Plugins → Future Tasks)."));
+      showBanner(t("ui.err_no_bridge", "Open this page from the AstrBot dashboard (Plugins → Scheduled Tasks)."));
       return;
     }
     bridge.onContext(() => {
       applyStatic();
       state.lastHtml = "";
-      if (state.ready) render();
+      if (state.ready) {
+        render();
+        renderCoreNotice();
+      }
     });
     const slow = setTimeout(() => {
       if (!state.ready) showBanner(t("ui.err_no_context", "Waiting for the dashboard… Open this page from the AstrBot dashboard."));
@@ -1288,6 +1451,7 @@
       state.ready = true;
       applyStatic();
       refresh();
+      loadCoreTasks();
       setInterval(tick, REFRESH_MS);
     });
   }

@@ -78,3 +78,20 @@ def test_page_uses_no_external_resources() -> None:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", text), path
         assert "@import" not in text and "url(http" not in text, path
+
+
+def test_the_sidebar_names_this_plugin_apart_from_astrbots_own_future_tasks() -> None:
+    """AstrBot's dashboard names a plugin page in its sidebar from the plugin's i18n
+    ``pages.<page>.title`` (``PluginPageService``); its own scheduler's entry reads
+    "Future Tasks" / "未来任务"."""
+    import yaml
+
+    expected = {"en-US": "Scheduled Tasks", "zh-CN": "定时任务"}
+    for locale, name in expected.items():
+        data = _load(locale)
+        assert data["pages"]["future-tasks"]["title"] == name
+        assert data["metadata"]["display_name"] == name
+    metadata = yaml.safe_load((REPO_ROOT / "metadata.yaml").read_text(encoding="utf-8"))
+    assert metadata["display_name"] == expected["en-US"]
+    html = (PAGE / "index.html").read_text(encoding="utf-8")
+    assert f"<title>{expected['en-US']}</title>" in html

@@ -320,7 +320,7 @@ def test_page_manages_a_task_end_to_end(page: Page, astrbot: AstrBot, artifacts:
     wait_for(lambda: page.text("#status-state") == "Scheduler on", 10, "'Scheduler on'")
     assert "3 in all" in page.text("#status-counts"), page.text("#status-counts")
     assert page.text("#status-db").endswith("future_tasks.db")
-    assert page.text("h1") == "Future Tasks"
+    assert page.text("h1") == "Scheduled Tasks"
     for job_id in seeded:
         assert page.visible(page.row(job_id))
     # schedules in words (and as written)

@@ -280,6 +280,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "catch_up": st.sampled_from(["once", "skip", "all", "ALL ", "never", ""]),
     "model": st.sampled_from(["", "openai", "gpt-4o"]),
     "timeout_seconds": st.integers(-5, 10**6) | number_words,
+    "post_prefix": st.sampled_from(["", "Daily", "日报", "p" * 41]) | junk,
     "enabled": flag,
     "include_disabled": flag,
     "limit": st.integers(-5, 100) | number_words | st.floats(),
