@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import UserError
+from .phrases import split_phrase
 from .schedule import ScheduleError, validate_cron
+from .timeparse import is_exact_when
 
 USAGE = """/cron add <when> <text>            reminder to this chat
 /cron add <when> --agent <text>    agent run (--main: event for the main session)
@@ -152,8 +154,10 @@ def _parse_wake(rest: str) -> CronCommand:
 
 
 def take_when(text: str) -> tuple[str, str]:
-    """Split ``<when> <rest>``: a quoted expression, ``every <d>``, an unquoted 5-field
-    cron expression, a date followed by a time, or one word."""
+    """Split ``<when> <rest>``: a quoted expression, an unquoted 5-field cron expression,
+    a date followed by a time, one word of an exact form (``20m``, ``08:00``, ISO), or else
+    the longest start that reads as a time phrase (``tomorrow 8am stand-up``,
+    ``明天早上8点开会``, ``10 minutes tea``; but ``8 people meeting`` has none)."""
     text = text.strip()
     if text[:1] in _QUOTES:
         close = text.find(_QUOTES[text[0]], 1)
@@ -161,8 +165,6 @@ def take_when(text: str) -> tuple[str, str]:
             raise UserError(f"the quote after /cron add is not closed; e.g. {ADD_FORM}")
         return text[1:close].strip(), text[close + 1 :]
     words = text.split(" ")
-    if words[0].lower() == "every" and len(words) > 1:
-        return f"every {words[1]}", " ".join(words[2:])
     if len(words) >= 5 and any("*" in w for w in words[:5]):
         try:
             return validate_cron(" ".join(words[:5])), " ".join(words[5:])
@@ -170,6 +172,11 @@ def take_when(text: str) -> tuple[str, str]:
             pass
     if len(words) >= 2 and _DATE.match(words[0]) and _TIME.match(words[1]):
         return f"{words[0]}T{words[1]}", " ".join(words[2:])
+    if is_exact_when(words[0]):
+        return words[0], " ".join(words[1:])
+    phrase = split_phrase(text)
+    if phrase is not None:
+        return phrase
     return words[0], " ".join(words[1:])
 
 
