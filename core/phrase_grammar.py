@@ -359,9 +359,20 @@ def _english_clock(r: _Reader) -> Clock | None:
     r.i += 1
     if r.take("am", "pm"):
         return Clock(int(hour), meridiem=r.text(-1))
-    if r.take("o'clock", "oclock") or said_at:
+    if r.take("o'clock", "oclock") or said_at or _part_follows(r):
         return Clock(int(hour))
     return None
+
+
+def _part_follows(r: _Reader) -> bool:
+    """``6 in the morning``, ``8 tonight``: a bare number is an hour when a part of the
+    day follows it."""
+    parts = ("morning", "afternoon", "evening", "night")
+    return (
+        r.text() == "tonight"
+        or (r.text() == "in" and r.text(1) == "the" and r.text(2) in parts)
+        or (r.text() == "at" and r.text(1) == "night")
+    )
 
 
 def _zh_minutes(r: _Reader) -> int | None:
