@@ -113,7 +113,8 @@ class CronCommands:
             delete_after_run=False if command.keep else None,
         )
         job = await self.service.edit(actor, command.job_id or "", changes)
-        return f"Updated {job.id}; {describe_next_run(job)}"
+        lines = [f"Updated {job.id}; {describe_next_run(job)}"]
+        return "\n".join(lines + present.interpreted_time(job, job.updated_at))
 
     async def _status(self, actor: Actor, command: cron_command.CronCommand) -> str:
         status = await self.service.status()
@@ -141,5 +142,6 @@ def creation_text(job, notes: list[str]) -> str:
     lines = [
         f"Created {_MODE_NAMES[job.payload.mode]} ({kind}), id: {job.id}",
         describe_next_run(job),
+        *present.interpreted_time(job, job.created_at),
     ]
     return "\n".join(lines + notes)
