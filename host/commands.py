@@ -62,6 +62,7 @@ class CronCommands:
             name=command.name,
             delete_after_run=False if command.keep else None,
         )
+        _apply_fields(spec, command)
         job = await self.service.create(actor, spec)
         return await self.runtime.creation_reply(job)
 
@@ -112,6 +113,7 @@ class CronCommands:
             mode=command.mode,
             delete_after_run=False if command.keep else None,
         )
+        _apply_fields(changes, command)
         job = await self.service.edit(actor, command.job_id or "", changes)
         lines = [f"Updated {job.id}; {describe_next_run(job)}"]
         return "\n".join(lines + present.interpreted_time(job, job.updated_at))
@@ -134,6 +136,13 @@ class CronCommands:
 
     async def _wake(self, actor: Actor, command: cron_command.CronCommand) -> str:
         return await self.runtime.wake(actor, command.text or "", command.next_heartbeat)
+
+
+def _apply_fields(spec: JobSpec, command: cron_command.CronCommand) -> None:
+    """The options (``--to``, ``--model``, ``--catch-up`` ...) go to the service as the
+    tools' fields do, so the service's checks (admin-only knobs among them) apply alike."""
+    for name, value in command.fields.items():
+        setattr(spec, name, value)
 
 
 def creation_text(job, notes: list[str]) -> str:

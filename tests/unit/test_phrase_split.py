@@ -40,3 +40,32 @@ def test_a_number_that_is_no_time_is_refused_not_read_as_an_hour():
     assert command.when == "8"
     with pytest.raises(UserError, match="cannot read the time"):
         parse_when(command.when, "Asia/Shanghai", at("2026-11-27 09:30", "Asia/Shanghai"))
+
+
+def test_the_tools_options_work_in_cron_add_before_or_after_the_text():
+    command = parse(
+        "add tomorrow 8am --to -1001234 stand-up --channel telegram --best-effort "
+        "--catch-up skip --timeout 120 --model fast --persona helper --no-deliver"
+    )
+    assert (command.when, command.text) == ("tomorrow 8am", "stand-up")
+    assert command.fields == {
+        "to": "-1001234",
+        "channel": "telegram",
+        "best_effort": True,
+        "catch_up": "skip",
+        "timeout_seconds": "120",
+        "provider_id": "fast",
+        "persona_id": "helper",
+        "deliver": False,
+    }
+
+
+def test_an_unknown_option_is_refused_with_the_known_ones_not_kept_as_text():
+    with pytest.raises(UserError, match=r"unknown option '--remind'.*--best-effort.*--to"):
+        parse("add 20m tea --remind")
+
+
+def test_cron_edit_takes_a_phrase_and_options():
+    command = parse("edit abc123 every weekday at 9 --wake next-heartbeat")
+    assert command.when == "every weekday at 9"
+    assert command.fields == {"wake_mode": "next-heartbeat"}
