@@ -102,7 +102,10 @@ def _instant(shape: Phrase, text: str, tz: str, now_ms: int) -> int:
     today = ms_to_local(now_ms, tz).date()
     if shape.relative_ms and not (shape.day or shape.clock or shape.part):
         return now_ms + shape.relative_ms
-    day = _day_of(shape, text, today)
+    try:
+        day = _day_of(shape, text, today, _passed_today(shape, text, tz, now_ms, today))
+    except _TwoDays as two:
+        raise _which_day(two, shape, text) from None
     if shape.clock is None:
         when = "at what time" if day or shape.part else "when"
         raise UserError(f"{text[:60]!r}: {when}? e.g. {_example(text)}")
@@ -111,12 +114,16 @@ def _instant(shape: Phrase, text: str, tz: str, now_ms: int) -> int:
         day = None  # tonight at midnight: the coming one
     if clock.special == "midnight" and day is not None:
         raise AmbiguousTime(
-            f"{text[:60]!r}: midnight at the start or at the end of {day:%a %d %b}? type "
+            f"{text[:60]!r}: midnight at the start or at the end of {_day_words(day)}? type "
             f'"{day:%Y-%m-%d} 00:00" or "{day + timedelta(days=1):%Y-%m-%d} 00:00"'
         )
     if clock.bare and not shape.part and day in (None, today):
         return _nearest_bare_hour(clock, text, tz, now_ms, today)
-    minutes = _minutes_of_day(clock, shape.part, text)
+    try:
+        minutes = _minutes_of_day(clock, shape.part, text)
+    except _TwoHours as two:
+        forms = [f"{day:%Y-%m-%d} {m // 60:02d}:{m % 60:02d}" for m in (two.morning, two.afternoon)]
+        raise AmbiguousTime(_two_hours_question(text, two, *forms)) from None
     if day is None:
         return next_wall_time(minutes, clock.second, tz, now_ms)
     wall = datetime.combine(day, datetime.min.time()) + timedelta(
@@ -130,7 +137,19 @@ def _example(text: str) -> str:
     return "明天早上8点 or 今晚8点" if chinese else "tomorrow 8am or tonight at 8:30"
 
 
-def _day_of(shape: Phrase, text: str, today: date) -> date | None:
+def _passed_today(shape: Phrase, text: str, tz: str, now_ms: int, today: date) -> bool:
+    """Whether the phrase's time of day is already over today."""
+    if shape.clock is None:
+        return False
+    try:
+        minutes = _minutes_of_day(shape.clock, shape.part, text)
+    except (UserError, _TwoHours):
+        return False
+    wall = datetime.combine(today, datetime.min.time()) + timedelta(minutes=minutes)
+    return local_to_ms(wall, tz) <= now_ms
+
+
+def _day_of(shape: Phrase, text: str, today: date, past_today: bool = False) -> date | None:
     if shape.relative_ms:
         if shape.day or shape.relative_ms % DAY_MS:
             raise UserError(
@@ -138,14 +157,14 @@ def _day_of(shape: Phrase, text: str, today: date) -> date | None:
                 "e.g. 'in 2 hours' or 'in 3 days at 9am'"
             )
         return today + timedelta(days=shape.relative_ms // DAY_MS)
-    return _resolve_day(shape.day, text, today) if shape.day else None
+    return _resolve_day(shape.day, text, today, past_today) if shape.day else None
 
 
-def _resolve_day(day: Day, text: str, today: date) -> date:
+def _resolve_day(day: Day, text: str, today: date, past_today: bool = False) -> date:
     if day.kind == "offset":
         return today + timedelta(days=day.offset)
     if day.kind == "weekday":
-        return _weekday_date(day, text, today)
+        return _weekday_date(day, today, past_today)
     if day.kind == "monthday":
         return _month_day_date(day.day, text, today)
     year = day.year or today.year
@@ -159,27 +178,53 @@ def _resolve_day(day: Day, text: str, today: date) -> date:
         ) from None
 
 
-def _weekday_date(day: Day, text: str, today: date) -> date:
+class _TwoDays(Exception):
+    """A weekday with two readings; :func:`_instant` turns it into the question."""
+
+    def __init__(self, first: date, second: date, question: str) -> None:
+        super().__init__(question)
+        self.first, self.second, self.question = first, second, question
+
+
+def _day_words(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def _weekday_date(day: Day, today: date, past_today: bool = False) -> date:
+    """The date a weekday names; ``past_today``: its time has passed today, so ``monday
+    9am`` said on a Monday at noon can only be next week's."""
     monday = today - timedelta(days=today.weekday())
     if day.which == "this":
         return monday + timedelta(days=day.weekday)
     if day.which == "next-week":
         return monday + timedelta(days=7 + day.weekday)
     ahead = (day.weekday - today.weekday()) % 7
-    if day.which == "bare" and ahead == 0:
+    if day.which == "bare" and ahead == 0 and not past_today:
         later = today + timedelta(days=7)
-        raise AmbiguousTime(
-            f"{text[:60]!r}: today ({today:%a %d %b}) or next week ({later:%a %d %b})? "
-            f'type "{today:%Y-%m-%d}" or "{later:%Y-%m-%d}" with the time'
-        )
+        question = f"today ({_day_words(today)}) or next week ({_day_words(later)})?"
+        raise _TwoDays(today, later, question)
     if day.which == "next" and day.weekday > today.weekday():
-        this_one, next_one = today + timedelta(days=ahead), today + timedelta(days=ahead + 7)
-        raise AmbiguousTime(
-            f"{text[:60]!r}: this week's {this_one:%a %d %b} or next week's "
-            f'{next_one:%a %d %b}? type "{this_one:%Y-%m-%d}" or "{next_one:%Y-%m-%d}" '
-            "with the time"
-        )
+        first, second = today + timedelta(days=ahead), today + timedelta(days=ahead + 7)
+        question = f"this week's {_day_words(first)} or next week's {_day_words(second)}?"
+        raise _TwoDays(first, second, question)
     return today + timedelta(days=ahead or 7)
+
+
+def _which_day(two: _TwoDays, shape: Phrase, text: str) -> AmbiguousTime:
+    """The question for a weekday with two readings, with both forms to type back."""
+    time_of_day = ""
+    if shape.clock is not None:
+        try:
+            minutes = _minutes_of_day(shape.clock, shape.part, text)
+        except UserError:
+            minutes = -1
+        if 0 <= minutes < 1440:
+            time_of_day = f" {minutes // 60:02d}:{minutes % 60:02d}"
+    tail = "" if time_of_day else " with the time"
+    return AmbiguousTime(
+        f'{text[:60]!r}: {two.question} type "{two.first:%Y-%m-%d}{time_of_day}" or '
+        f'"{two.second:%Y-%m-%d}{time_of_day}"{tail}'
+    )
 
 
 def _month_day_date(day_of_month: int, text: str, today: date) -> date:
@@ -211,7 +256,7 @@ def _nearest_bare_hour(clock: Clock, text: str, tz: str, now_ms: int, today: dat
 def _either(first_ms: int, second_ms: int, tz: str) -> str:
     first, second = ms_to_local(first_ms, tz), ms_to_local(second_ms, tz)
     return (
-        f"{first:%H:%M} or {second:%H:%M} ({first:%a %d %b} / {second:%a %d %b})? "
+        f"{first:%H:%M} or {second:%H:%M} ({_day_words(first)} / {_day_words(second)})? "
         f'type "{first:%Y-%m-%d %H:%M}" or "{second:%Y-%m-%d %H:%M}" (or add am / pm, 早上 / 晚上)'
     )
 
@@ -288,14 +333,27 @@ def _hour_in_part(hour: int, part: str, text: str) -> int:
     return mapped
 
 
+class _TwoHours(Exception):
+    """A bare hour from 1 to 6 on a given day; the caller words the question."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock.hour)
+        self.morning = clock.hour * 60 + clock.minute
+        self.afternoon = self.morning + 12 * 60
+
+
 def _default_bare_hour(clock: Clock, text: str) -> int:
     """A bare hour on a given day: 7-11 in the morning, 12 noon; 1-6 asks."""
     if 7 <= clock.hour <= 12:
         return clock.hour
-    raise AmbiguousTime(
-        f"{text[:60]!r}: {clock.hour:02d}:{clock.minute:02d} or "
-        f"{clock.hour + 12:02d}:{clock.minute:02d}? add am / pm (早上 / 下午), or write "
-        f'"{clock.hour + 12:02d}:{clock.minute:02d}"'
+    raise _TwoHours(clock)
+
+
+def _two_hours_question(text: str, two: _TwoHours, first_form: str, second_form: str) -> str:
+    hhmm = [f"{m // 60:02d}:{m % 60:02d}" for m in (two.morning, two.afternoon)]
+    return (
+        f'{text[:60]!r}: {hhmm[0]} or {hhmm[1]}? type "{first_form}" or "{second_form}" '
+        "(or add am / pm, 早上 / 下午)"
     )
 
 
@@ -311,17 +369,23 @@ def _recurring(shape: Phrase, recur: Recur, text: str) -> Reading:
             f"{text[:60]!r}: at what time? e.g. every day at 8:30, every friday at 5pm, "
             "每天早上8点, 每周五下午5点"
         )
-    if clock.special == "midnight" and (recur.weekdays or recur.month_day):
+    dom = str(recur.month_day) if recur.month_day else "*"
+    if clock.special == "midnight" and recur.weekdays:
+        later = tuple(sorted((d + 1) % 7 for d in recur.weekdays))
         raise AmbiguousTime(
-            f"{text[:60]!r}: midnight at the start or the end of that day? write 00:00 with "
-            "the day it starts, e.g. every saturday at 00:00"
+            f"{text[:60]!r}: midnight at the start or at the end of that day? type "
+            f'"0 0 {dom} * {_cron_days(recur.weekdays)}" or "0 0 {dom} * {_cron_days(later)}"'
         )
-    minutes = _minutes_of_day(clock, shape.part, text)
+    try:
+        minutes = _minutes_of_day(clock, shape.part, text)
+    except _TwoHours as two:
+        days = f"{dom} * {_cron_days(recur.weekdays)}"
+        forms = [f"{m % 60} {m // 60} {days}" for m in (two.morning, two.afternoon)]
+        raise AmbiguousTime(_two_hours_question(text, two, *forms)) from None
     if minutes >= 1440:
         if recur.weekdays or recur.month_day:
             raise UserError(f"{text[:60]!r}: write 00:00 with the day it starts")
         minutes -= 1440
-    dom = str(recur.month_day) if recur.month_day else "*"
     if recur.month_day and not 1 <= recur.month_day <= 31:
         raise UserError(f"{text[:60]!r}: a day of the month is 1 to 31")
     expr = f"{minutes % 60} {minutes // 60} {dom} * {_cron_days(recur.weekdays)}"

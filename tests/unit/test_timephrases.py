@@ -3,6 +3,8 @@ expression, a question where a phrase has two readings, a refusal where it is no
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core.errors import UserError
@@ -50,3 +52,23 @@ def expected(case: Case) -> str:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.line}:{c.context}:{c.phrase}")
 def test_phrase_reads_as_expected(case: Case):
     assert outcome(case) == expected(case)
+
+
+ASKED = [case for case in CASES if case.expected.kind == "ask"]
+
+
+@pytest.mark.parametrize("case", ASKED, ids=lambda c: f"{c.line}:{c.context}:{c.phrase}")
+def test_a_question_offers_two_forms_that_read_as_two_different_times(case: Case):
+    with pytest.raises(AmbiguousTime) as asked:
+        parse_when(case.phrase, case.tz, case.now_ms)
+    question = str(asked.value)
+    assert "\n" not in question and "?" in question
+    forms = re.findall(r'"([^"]+)"', question.split("?", 1)[1])
+    readings = set()
+    for form in forms[:2]:
+        try:
+            schedule = parse_when(form, case.tz, case.now_ms)
+        except UserError:
+            continue  # "2026-11-27" alone: a date to complete with the time, refused as is
+        readings.add(schedule.at_ms or schedule.expr)
+    assert len(forms) >= 2 and len(readings) in (0, 2), question
