@@ -383,8 +383,14 @@ def _recurring(shape: Phrase, recur: Recur, text: str) -> Reading:
         forms = [f"{m % 60} {m // 60} {days}" for m in (two.morning, two.afternoon)]
         raise AmbiguousTime(_two_hours_question(text, two, *forms)) from None
     if minutes >= 1440:
-        if recur.weekdays or recur.month_day:
-            raise UserError(f"{text[:60]!r}: write 00:00 with the day it starts")
+        if recur.weekdays:
+            later = tuple(sorted((d + 1) % 7 for d in recur.weekdays))
+            raise UserError(
+                f"{text[:60]!r} is 00:00 of the next day; type "
+                f'"{minutes % 60} {minutes // 60 - 24} * * {_cron_days(later)}"'
+            )
+        if recur.month_day:
+            raise UserError(f"{text[:60]!r}: write 00:00 with the day of the month it starts")
         minutes -= 1440
     if recur.month_day and not 1 <= recur.month_day <= 31:
         raise UserError(f"{text[:60]!r}: a day of the month is 1 to 31")
