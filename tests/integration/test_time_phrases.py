@@ -11,6 +11,7 @@ from tests.integration.fakes.llm import ToolCall
 from tests.integration.harness import AstrBot
 from tests.integration.test_cron_commands import _job_id, _say
 from tests.integration.test_llm_tools import _chat
+from tests.integration.test_web_api import Dashboard, web  # noqa: F401 (the fixture)
 
 USER_A, USER_B = 7301, 7302
 ZONE = ZoneInfo("Asia/Shanghai")  # the zone the harness configures
@@ -123,3 +124,13 @@ def test_the_tools_time_note_gives_the_weekday(astrbot: AstrBot) -> None:
     description = create.get("function", create)["description"]
     weekday = datetime.now(ZONE).strftime("%A")
     assert f"current time is {weekday}, " in description, description
+
+
+def test_the_web_api_takes_phrases_and_asks_about_two_readings(web: Dashboard) -> None:  # noqa: F811
+    session = "onebot:FriendMessage:7303"
+    reply = web.post("/jobs", {"session": session, "message": "周报", "when": "每周五下午5点"})
+    assert reply.status == 201, reply
+    assert "0 17 * * fri" in reply.body["job"]["schedule"]["words"], reply.body
+    assert "next runs:" in reply.body["reply"], reply.body
+    asked = web.post("/jobs", {"session": session, "message": "x", "run_at": "明天3点"})
+    assert asked.status == 400 and "03:00 or 15:00?" in asked.body["error"], asked
