@@ -59,6 +59,36 @@ def read_duration(text: str) -> int | None:
     return shape.relative_ms
 
 
+def stated_choice(text: str, chosen_hour: int) -> str | None:
+    """How a bare hour (``tomorrow at 9``, ``at 8``, ``每天8点``) was read, said back with
+    the other reading's form: ``9 read as 09:00; for 21:00 write 9pm``. None when the
+    phrase said which (am/pm, 早上/晚上, 24-hour) or is no phrase."""
+    tokens = tokenize(normalize(text))
+    shape = read_shape(tokens)
+    clock = shape.clock
+    if shape.used < len(tokens) or clock is None or not clock.bare or shape.part:
+        return None
+    hour, minute = clock.hour % 12, clock.minute
+    other = hour + 12 if chosen_hour == hour else hour
+    if chosen_hour not in (hour, hour + 12):
+        return None
+    chinese = not text.isascii()
+    if chinese:
+        part = {0: "晚上", 12: "中午"}.get(other) or _zh_part(other)
+        form = f"{part}{clock.hour}点" + (f"{minute}分" if minute else "")
+    else:
+        minutes = f":{minute:02d}" if minute else ""
+        form = f"{clock.hour}{minutes}{'pm' if other >= 12 else 'am'}"
+    return (
+        f"{clock.hour} read as {chosen_hour:02d}:{minute:02d}; for {other:02d}:{minute:02d} "
+        f"write {form}"
+    )
+
+
+def _zh_part(hour: int) -> str:
+    return "凌晨" if hour < 6 else "早上" if hour < 12 else "下午" if hour < 18 else "晚上"
+
+
 def split_phrase(text: str) -> tuple[str, str] | None:
     """``tomorrow 8am stand-up`` -> (``tomorrow 8am``, ``stand-up``): the longest start of
     ``text`` that reads as a time phrase, and the rest; None when it starts with none."""

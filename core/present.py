@@ -4,6 +4,7 @@ where a list is shown, and always with times in the job's own zone."""
 from __future__ import annotations
 
 from .models import Job, Mode, Run, ScheduleKind
+from .phrases import stated_choice
 from .schedule import MS, fires_between, format_local, ms_to_local
 
 PREVIEW_RUNS = 3
@@ -58,8 +59,9 @@ def interpreted_time(job: Job, now_ms: int) -> list[str]:
     if not job.enabled or job.next_run_at is None:
         return []
     tz = job.schedule.tz
+    notes = _choice_note(job)
     if job.schedule.kind == ScheduleKind.AT:
-        return [f"when: {when_words(job.next_run_at, tz, now_ms)}"]
+        return [f"when: {when_words(job.next_run_at, tz, now_ms)}", *notes]
     horizon = job.next_run_at + _PREVIEW_HORIZON_MS
     fires = [
         job.next_run_at,
@@ -68,7 +70,25 @@ def interpreted_time(job: Job, now_ms: int) -> list[str]:
     return [
         f"repeats: {schedule_words(job)}",
         "next runs: " + "; ".join(when_words(fire, tz, now_ms) for fire in fires),
+        *notes,
     ]
+
+
+def _choice_note(job: Job) -> list[str]:
+    """``note: 9 read as 09:00; for 21:00 write 9pm`` when a bare hour was read one way."""
+    schedule = job.schedule
+    if not schedule.text or schedule.kind == ScheduleKind.EVERY:
+        return []
+    if schedule.kind == ScheduleKind.AT:
+        assert schedule.at_ms is not None
+        chosen = ms_to_local(schedule.at_ms, schedule.tz).hour
+    else:
+        hour_field = (schedule.expr or "").split()[1:2]
+        if not hour_field or not hour_field[0].isdigit():
+            return []
+        chosen = int(hour_field[0])
+    said = stated_choice(schedule.text, chosen)
+    return [f"note: {said}"] if said else []
 
 
 def state_words(job: Job) -> str:

@@ -42,4 +42,19 @@ async def test_the_reply_states_the_time_in_words_and_previews_three_runs(world:
     assert interpreted_time(daily, daily.created_at) == [
         "repeats: cron 0 9 * * mon-fri (UTC)",
         "next runs: tomorrow, Tue 6 Jan, 09:00 UTC; Wed 7 Jan, 09:00 UTC; Thu 8 Jan, 09:00 UTC",
+        "note: 9 read as 09:00; for 21:00 write 9pm",
     ]
+
+
+async def test_a_bare_hour_read_one_way_is_said_back_with_the_other_form(world: World):
+    once = await world.create(message="call", run_at="tomorrow at 9")
+    assert interpreted_time(once, once.created_at) == [
+        "when: tomorrow, Tue 6 Jan, 09:00 UTC",
+        "note: 9 read as 09:00; for 21:00 write 9pm",
+    ]
+    daily = await world.create(message="喝水", when="每天8点", tz="Asia/Shanghai")
+    assert interpreted_time(daily, daily.created_at)[-1] == (
+        "note: 8 read as 08:00; for 20:00 write 晚上8点"
+    )
+    said = await world.create(message="call", run_at="tomorrow 9pm")
+    assert not any(line.startswith("note:") for line in interpreted_time(said, said.created_at))
