@@ -78,6 +78,7 @@ _SCAN = re.compile(
     r"|(?P<iso>\d{4}[-/]\d{1,2}[-/]\d{1,2})"
     r"|(?P<clock>\d{1,2}:\d{2}(?::\d{2})?)"
     r"|(?P<num>\d+(?:\.\d+)?)"
+    r"|(?P<meridiem>[ap]\.m\.?(?![a-z]))"
     r"|(?P<word>[a-z]+(?:'[a-z]+|-[a-z]+)?)"
     rf"|(?P<zhnum>[{_ZH_NUMERAL}]+)"
     r"|(?P<punct>[,@])"
@@ -94,10 +95,16 @@ class Token:
 
 
 def normalize(text: str) -> str:
-    """Full-width forms to ASCII (``８：３０`` -> ``8:30``), lower case, ``a.m.`` -> ``am``."""
-    folded = unicodedata.normalize("NFKC", text).lower()
-    folded = re.sub(r"\b([ap])\.m\.?", r"\1m", folded)
+    """Full-width forms to ASCII (``８：３０`` -> ``8:30``), lower case, ``a.m.`` -> ``am``,
+    keeping every character at its offset (so a phrase found in the normalized text is cut
+    at the same place in the original)."""
+    folded = "".join(_fold(ch) for ch in text)
     return folded.replace("。", " ").replace("，", ",")
+
+
+def _fold(ch: str) -> str:
+    folded = unicodedata.normalize("NFKC", ch).lower()
+    return folded if len(folded) == 1 else ch
 
 
 def zh_number(text: str) -> int | None:
@@ -149,6 +156,8 @@ def _token(kind: str, word: str, end: int) -> Token:
         if len(word) > 9:
             return Token("other", word, end)  # no time phrase has such a number
         return Token("num", word, end, value=float(word))
+    if kind == "meridiem":
+        return Token("word", word[0] + "m", end)  # a.m. -> am
     if kind == "zhnum":
         number = zh_number(word)
         if number is None:

@@ -92,10 +92,7 @@ def _zh_part(hour: int) -> str:
 def split_phrase(text: str) -> tuple[str, str] | None:
     """``tomorrow 8am stand-up`` -> (``tomorrow 8am``, ``stand-up``): the longest start of
     ``text`` that reads as a time phrase, and the rest; None when it starts with none."""
-    normal = normalize(text)
-    if len(normal) != len(text):
-        return None  # offsets would not map back; only /cron's quoted form works then
-    tokens = tokenize(normal)
+    tokens = tokenize(normalize(text))
     shape = read_shape(tokens)
     if shape.empty or not shape.used:
         return None

@@ -28,6 +28,8 @@ from .conftest import at
         ("add 10m a day late", "10m", "a day late"),
         ("add 20m stretch", "20m", "stretch"),
         ("add 2026-01-12 18:00 dinner", "2026-01-12T18:00", "dinner"),
+        ("add 7 p.m. dinner", "7 p.m.", "dinner"),
+        ("add 明天早上８点 开会", "明天早上８点", "开会"),
     ],
 )
 def test_the_time_is_the_longest_start_that_reads_as_a_time(arguments, when, text):
