@@ -134,3 +134,32 @@ def test_the_web_api_takes_phrases_and_asks_about_two_readings(web: Dashboard) -
     assert "next runs:" in reply.body["reply"], reply.body
     asked = web.post("/jobs", {"session": session, "message": "x", "run_at": "明天3点"})
     assert asked.status == 400 and "03:00 or 15:00?" in asked.body["error"], asked
+
+
+def test_a_reference_that_matches_several_tasks_lists_them_and_changes_nothing(
+    astrbot: AstrBot,
+) -> None:
+    first = _chat(
+        astrbot,
+        USER_B,
+        "remind me to water the plants tonight",
+        ToolCall("future_task_create", {"message": "Water the plants", "run_at": "in 2 hours"}),
+    )
+    second = _chat(
+        astrbot,
+        USER_B,
+        "and to water the garden",
+        ToolCall("future_task_create", {"message": "Water the garden", "run_at": "in 3 hours"}),
+    )
+    several = _chat(
+        astrbot, USER_B, "cancel water", ToolCall("future_task_cancel", {"job_id": "water"})
+    )
+    assert several.startswith("Error: 2 tasks match 'water'"), several
+    assert _job_id(first) in several and _job_id(second) in several, several
+    edited = _chat(
+        astrbot,
+        USER_B,
+        "move the garden one to tomorrow 7pm",
+        ToolCall("future_task_edit", {"job_id": "garden", "run_at": "tomorrow 7pm"}),
+    )
+    assert edited.startswith(f"Updated task {_job_id(second)}") and "19:00" in edited, edited
