@@ -11,7 +11,7 @@ whether it is ambiguous) is for :mod:`core.phrases` to decide.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .phrase_words import (
     MONTHS,
@@ -66,7 +66,6 @@ class Phrase:
     clock: Clock | None = None
     recur: Recur | None = None
     used: int = 0  # tokens read
-    notes: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
