@@ -33,6 +33,10 @@ PHRASE_EXAMPLES = (
 )
 
 
+_TIME_GOES_ON = {"before", "after", "ago", "earlier", "past", "前", "之前", "以前", "左右"}
+"""Words after a phrase that change what it means: the whole is then no time we read."""
+
+
 class AmbiguousTime(UserError):
     """A phrase with two readings: the message asks which, with both forms to type."""
 
@@ -101,6 +105,8 @@ def split_phrase(text: str) -> tuple[str, str] | None:
     glued = following is not None and not last.space_after
     if glued and last.text.isascii() and following.text.isascii():
         return None  # "8amx": the phrase does not end at a word border
+    if following is not None and following.text in _TIME_GOES_ON:
+        return None  # "10 minutes before the meeting": the time is not "10 minutes"
     return text[: last.end].strip(), text[last.end :].strip()
 
 

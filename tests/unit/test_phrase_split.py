@@ -71,3 +71,10 @@ def test_cron_edit_takes_a_phrase_and_options():
     command = parse("edit abc123 every weekday at 9 --wake next-heartbeat")
     assert command.when == "every weekday at 9"
     assert command.fields == {"wake_mode": "next-heartbeat"}
+
+
+@pytest.mark.parametrize("arguments", ["add 10 minutes before the meeting", "add 半小时前 开会"])
+def test_a_time_that_goes_on_past_what_we_read_is_not_cut_short(arguments):
+    command = parse(arguments)
+    with pytest.raises(UserError):
+        parse_when(command.when, "Asia/Shanghai", at("2026-11-27 09:30", "Asia/Shanghai"))
