@@ -11,24 +11,30 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import UserError
+from .phrases import split_phrase
 from .schedule import ScheduleError, validate_cron
+from .timeparse import is_exact_when
 
 USAGE = """/cron add <when> <text>            reminder to this chat
 /cron add <when> --agent <text>    agent run (--main: event for the main session)
-    <when>: 20m | 1h30m | 45s | 2026-01-12T18:00[+08:00] | 08:00 | every 2h | "0 7 * * mon-fri"
-    options: --tz <zone> --name <name> --keep
+    <when>: 20m | 1h30m | 2026-01-12T18:00[+08:00] | 08:00 | every 2h | "0 7 * * mon-fri"
+            | tomorrow 8am | in 10 minutes | next monday 9:00 | every weekday at 9
+            | 明天早上8点 | 十分钟后 | 每周五下午5点 | 每隔两小时
+    options: --tz <zone> --name <name> --keep --to <chat> --channel <platform|last>
+             --model <provider> --persona <id> --wake now|next-heartbeat --catch-up once|skip|all
+             --timeout <seconds> --best-effort --deliver --no-deliver
 /cron list [all]                   your tasks
 /cron show <id>                    one task in full
 /cron rm <id>                      delete
 /cron pause <id> | resume <id>     disable / enable
 /cron run <id>                     run now (the schedule stays)
 /cron runs <id> [n]                run history
-/cron edit <id> <when> | --text <text> | --tz <zone> | --name <name>
+/cron edit <id> <when> | --text <text> | --tz <zone> | --name <name> | any add option
 /cron status                       scheduler state
 /cron wake [--next-heartbeat] <text>   a main-session event now
 /cron help"""
 
-ADD_FORM = "/cron add <when> [--agent|--main] [--tz <zone>] [--name <name>] [--keep] <text>"
+ADD_FORM = "/cron add <when> [--agent|--main] [--tz <zone>] [--name <name>] [--keep] ... <text>"
 
 _VERB_ALIASES = {
     "add": "add", "new": "add", "create": "add",
@@ -45,7 +51,19 @@ _VERB_ALIASES = {
     "help": "help",
 }  # fmt: skip
 _FLAGS = {"--agent", "--isolated", "--main", "--keep", "--next-heartbeat", "--reminder"}
-_VALUED = {"--tz", "--name", "--text", "--prefix"}
+_FLAG_FIELDS = {
+    "--best-effort": ("best_effort", True),
+    "--deliver": ("deliver", True),
+    "--no-deliver": ("deliver", False),
+}
+_VALUED = {
+    # option: the command attribute (tz, name) or JobSpec field it sets
+    "--tz": "tz", "--name": "name", "--to": "to", "--channel": "channel",
+    "--model": "provider_id", "--provider": "provider_id", "--persona": "persona_id",
+    "--wake": "wake_mode", "--catch-up": "catch_up", "--timeout": "timeout_seconds",
+    "--prefix": "post_prefix",
+}  # fmt: skip
+OPTIONS = sorted({*_FLAGS, *_FLAG_FIELDS, *_VALUED, "--text"})
 _QUOTES = {'"': '"', "'": "'", "“": "”", "「": "」"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2}|Z)?$")
@@ -65,8 +83,9 @@ class CronCommand:
     all: bool = False
     count: int | None = None
     next_heartbeat: bool = False
-    prefix: str | None = None  # --prefix: an isolated task's post-to-main label
     flags: set[str] = field(default_factory=set)
+    fields: dict[str, str | bool] = field(default_factory=dict)
+    """JobSpec fields set by options (``--to`` -> ``to``, ``--model`` -> ``provider_id``)."""
 
 
 def parse(arguments: str) -> CronCommand:
@@ -119,8 +138,7 @@ def _parse_add(rest: str) -> CronCommand:
     command = CronCommand("add")
     rest = _take_options(rest, command)
     when, rest = take_when(rest)
-    rest = _take_options(rest.strip(), command)
-    rest = _take_trailing_options(rest, command)
+    rest = _take_options(rest, command, anywhere=True)
     command.when = when
     command.text = rest.strip()
     if not command.text:
@@ -135,9 +153,9 @@ def _parse_edit(job_id: str, rest: str) -> CronCommand:
             "what should change? use: /cron edit <id> <when> | --text <text> | --tz <zone> | "
             "--name <name>"
         )
-    if not rest.startswith("--"):
+    if not _is_option(rest.split(" ")[0]):
         command.when, rest = take_when(rest)
-    rest = _take_options(rest.strip(), command, text_option=True)
+    rest = _take_options(rest, command, anywhere=True, text_option=True)
     if rest.strip():
         raise UserError(f"cannot read {rest.strip()[:40]!r}; to change the text use --text <text>")
     return command
@@ -145,7 +163,7 @@ def _parse_edit(job_id: str, rest: str) -> CronCommand:
 
 def _parse_wake(rest: str) -> CronCommand:
     command = CronCommand("wake")
-    rest = _take_options(rest, command)
+    rest = _take_options(rest, command, anywhere=True)
     command.text = rest.strip()
     if not command.text:
         raise UserError("what should the event say? use: /cron wake [--next-heartbeat] <text>")
@@ -153,8 +171,10 @@ def _parse_wake(rest: str) -> CronCommand:
 
 
 def take_when(text: str) -> tuple[str, str]:
-    """Split ``<when> <rest>``: a quoted expression, ``every <d>``, an unquoted 5-field
-    cron expression, a date followed by a time, or one word."""
+    """Split ``<when> <rest>``: a quoted expression, an unquoted 5-field cron expression,
+    a date followed by a time, one word of an exact form (``20m``, ``08:00``, ISO), or else
+    the longest start that reads as a time phrase (``tomorrow 8am stand-up``,
+    ``明天早上8点开会``, ``10 minutes tea``; but ``8 people meeting`` has none)."""
     text = text.strip()
     if text[:1] in _QUOTES:
         close = text.find(_QUOTES[text[0]], 1)
@@ -162,8 +182,6 @@ def take_when(text: str) -> tuple[str, str]:
             raise UserError(f"the quote after /cron add is not closed; e.g. {ADD_FORM}")
         return text[1:close].strip(), text[close + 1 :]
     words = text.split(" ")
-    if words[0].lower() == "every" and len(words) > 1:
-        return f"every {words[1]}", " ".join(words[2:])
     if len(words) >= 5 and any("*" in w for w in words[:5]):
         try:
             return validate_cron(" ".join(words[:5])), " ".join(words[5:])
@@ -171,46 +189,64 @@ def take_when(text: str) -> tuple[str, str]:
             pass
     if len(words) >= 2 and _DATE.match(words[0]) and _TIME.match(words[1]):
         return f"{words[0]}T{words[1]}", " ".join(words[2:])
+    if is_exact_when(words[0]):
+        return words[0], " ".join(words[1:])
+    phrase = split_phrase(text)
+    if phrase is not None:
+        return phrase
     return words[0], " ".join(words[1:])
 
 
-def _take_options(text: str, command: CronCommand, *, text_option: bool = False) -> str:
-    """Consume leading ``--options``; return what follows them."""
-    while text.startswith("--"):
-        word, _, rest = text.partition(" ")
-        flag = word.lower()
-        if flag in _FLAGS:
-            _apply_flag(command, flag)
-            text = rest.strip()
+def _is_option(word: str) -> bool:
+    return word.startswith("--") and len(word) > 2 and word[2].isalpha()
+
+
+def _take_options(
+    text: str, command: CronCommand, *, anywhere: bool = False, text_option: bool = False
+) -> str:
+    """Consume the leading ``--options`` of ``text`` (with ``anywhere``, every one of them:
+    ``/cron add 20m tea --tz Asia/Shanghai``); return the other words. An unknown option
+    is refused with the known ones, so it never becomes part of a reminder's text."""
+    kept: list[str] = []
+    rest = text.strip()
+    while rest:
+        word, _, after = rest.partition(" ")
+        if not _is_option(word):
+            if not anywhere:
+                break
+            kept.append(word)
+            rest = after.strip()
             continue
-        if flag not in _VALUED:
-            raise UserError(
-                f"unknown option {word[:20]!r}; options: --agent --main --tz --name --keep"
-            )
+        flag = word.lower()
         if flag == "--text":
             if not text_option:
                 raise UserError("--text is for /cron edit; in /cron add the text comes last")
-            command.text = rest.strip()
+            command.text = after.strip()
             if not command.text:
                 raise UserError("--text needs the new text: /cron edit <id> --text <text>")
-            return ""
-        value, text = _take_value(rest.strip(), flag)
-        setattr(command, flag[2:], value)
-    return text
+            return " ".join(kept)
+        rest = _take_option(flag, word, after.strip(), command)
+    return " ".join([*kept, rest] if rest else kept)
 
 
-def _take_trailing_options(text: str, command: CronCommand) -> str:
-    """Options after the text (``/cron add 20m tea --tz Asia/Shanghai``) are read too."""
-    words = text.split(" ")
-    while words:
-        if words[-1].lower() in _FLAGS:
-            _apply_flag(command, words.pop().lower())
-        elif len(words) >= 2 and words[-2].lower() in ("--tz", "--name") and words[-1]:
-            setattr(command, words[-2].lower()[2:], words[-1])
-            del words[-2:]
-        else:
-            break
-    return " ".join(words)
+def _take_option(flag: str, word: str, after: str, command: CronCommand) -> str:
+    """Apply one option; return the text after it (and after its value)."""
+    if flag in _FLAGS:
+        _apply_flag(command, flag)
+        return after
+    if flag in _FLAG_FIELDS:
+        key, value = _FLAG_FIELDS[flag]
+        command.fields[key] = value
+        return after
+    if flag not in _VALUED:
+        raise UserError(f"unknown option {word[:20]!r}; the options are: {' '.join(OPTIONS)}")
+    value, after = _take_value(after, flag)
+    target = _VALUED[flag]
+    if target in ("tz", "name"):
+        setattr(command, target, value)
+    else:
+        command.fields[target] = value
+    return after
 
 
 def _take_value(text: str, flag: str) -> tuple[str, str]:

@@ -4,7 +4,11 @@ where a list is shown, and always with times in the job's own zone."""
 from __future__ import annotations
 
 from .models import Job, Mode, Run, ScheduleKind
-from .schedule import MS, format_local, ms_to_local
+from .phrases import stated_choice
+from .schedule import MS, fires_between, format_local, ms_to_local
+
+PREVIEW_RUNS = 3
+_PREVIEW_HORIZON_MS = 400 * 86_400 * MS
 
 _MODE_WORDS = {Mode.REMINDER: "reminder", Mode.MAIN: "main-session event", Mode.ISOLATED: "agent"}
 
@@ -35,6 +39,56 @@ def schedule_words(job: Job) -> str:
 def _short_time(at_ms: int, tz: str) -> str:
     local = ms_to_local(at_ms, tz)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def when_words(at_ms: int, tz: str, now_ms: int) -> str:
+    """``tomorrow, Sun 29 Nov, 08:00 CST``: a time as people check it, with the weekday,
+    the day word where there is one, and the zone's abbreviation (the year when it is
+    not this one)."""
+    local = ms_to_local(at_ms, tz)
+    today = ms_to_local(now_ms, tz).date()
+    day_word = {0: "today", 1: "tomorrow"}.get((local.date() - today).days)
+    year = f" {local.year}" if local.year != today.year else ""
+    text = f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M} {local.tzname()}"
+    return f"{day_word}, {text}" if day_word else text
+
+
+def interpreted_time(job: Job, now_ms: int) -> list[str]:
+    """What a create or edit reply adds to the next run: the time in words, and for a
+    recurring job its schedule and next three runs, so a misread phrase shows at once."""
+    if not job.enabled or job.next_run_at is None:
+        return []
+    tz = job.schedule.tz
+    notes = _choice_note(job)
+    if job.schedule.kind == ScheduleKind.AT:
+        return [f"when: {when_words(job.next_run_at, tz, now_ms)}", *notes]
+    horizon = job.next_run_at + _PREVIEW_HORIZON_MS
+    fires = [
+        job.next_run_at,
+        *fires_between(job.schedule, job.next_run_at, horizon, PREVIEW_RUNS - 1),
+    ]
+    return [
+        f"repeats: {schedule_words(job)}",
+        "next runs: " + "; ".join(when_words(fire, tz, now_ms) for fire in fires),
+        *notes,
+    ]
+
+
+def _choice_note(job: Job) -> list[str]:
+    """``note: 9 read as 09:00; for 21:00 write 9pm`` when a bare hour was read one way."""
+    schedule = job.schedule
+    if not schedule.text or schedule.kind == ScheduleKind.EVERY:
+        return []
+    if schedule.kind == ScheduleKind.AT:
+        assert schedule.at_ms is not None
+        chosen = ms_to_local(schedule.at_ms, schedule.tz).hour
+    else:
+        hour_field = (schedule.expr or "").split()[1:2]
+        if not hour_field or not hour_field[0].isdigit():
+            return []
+        chosen = int(hour_field[0])
+    said = stated_choice(schedule.text, chosen)
+    return [f"note: {said}"] if said else []
 
 
 def state_words(job: Job) -> str:

@@ -243,7 +243,7 @@ class TaskService:
         elif spec.every:
             schedule = parse_every(str(spec.every).removeprefix("every ").strip(), tz, now)
         else:
-            schedule = parse_cron(str(spec.cron), tz)
+            schedule = parse_cron(str(spec.cron), tz, now_ms=now)
         self._check_interval(schedule, now)
         return schedule
 

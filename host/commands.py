@@ -70,8 +70,8 @@ class CronCommands:
             tz=command.tz,
             name=command.name,
             delete_after_run=False if command.keep else None,
-            post_prefix=command.prefix,
         )
+        _apply_fields(spec, command)
         job = await self.service.create(actor, spec)
         return await self.runtime.creation_reply(job)
 
@@ -121,10 +121,11 @@ class CronCommands:
             name=command.name,
             mode=command.mode,
             delete_after_run=False if command.keep else None,
-            post_prefix=command.prefix,
         )
+        _apply_fields(changes, command)
         job = await self.service.edit(actor, command.job_id or "", changes)
-        return f"Updated {job.id}; {describe_next_run(job)}"
+        lines = [f"Updated {job.id}; {describe_next_run(job)}"]
+        return "\n".join(lines + present.interpreted_time(job, job.updated_at))
 
     async def _status(self, actor: Actor, command: cron_command.CronCommand) -> str:
         status = await self.service.status()
@@ -160,11 +161,19 @@ class CronCommands:
         return core_import.moved_text(moved)
 
 
+def _apply_fields(spec: JobSpec, command: cron_command.CronCommand) -> None:
+    """The options (``--to``, ``--model``, ``--catch-up`` ...) go to the service as the
+    tools' fields do, so the service's checks (admin-only knobs among them) apply alike."""
+    for name, value in command.fields.items():
+        setattr(spec, name, value)
+
+
 def creation_text(job, notes: list[str]) -> str:
     """The reply to a create: the id (as ``id: <id>``), the mode and the next run."""
     kind = "one-shot" if job.schedule.kind == ScheduleKind.AT else present.schedule_words(job)
     lines = [
         f"Created {_MODE_NAMES[job.payload.mode]} ({kind}), id: {job.id}",
         describe_next_run(job),
+        *present.interpreted_time(job, job.created_at),
     ]
     return "\n".join(lines + notes)

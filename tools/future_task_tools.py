@@ -18,8 +18,9 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from ..core import present
-from ..core.errors import UserError
-from ..core.service import JobChanges, JobSpec, describe_next_run
+from ..core.errors import NotFound, UserError
+from ..core.models import Job
+from ..core.service import MAX_LIST_LIMIT, JobChanges, JobSpec, describe_next_run
 from ..host.commands import actor_from_event
 from ..host.executor import CURRENT_RUN
 
@@ -37,27 +38,37 @@ TOOL_NAMES = (
 
 _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
-_JOB_ID = {"type": "string", "description": "The task id (8 characters), from future_task_list."}
+_JOB_ID = {
+    "type": "string",
+    "description": "The task: its id (8 characters, from future_task_list), or its name or a "
+    "piece of its text that matches exactly one of the user's tasks.",
+}
 _SCHEDULE_FIELDS: dict[str, dict[str, Any]] = {
     "run_at": {
         **_STR,
-        "description": "Run once: a relative delay like '20m', '1h30m', '45s', '2d', a wall-clock "
-        "time like '08:00' (the next one), or ISO 8601 like '2026-01-12T18:00' (read in the "
-        "task's zone) or with an offset '2026-01-12T18:00+08:00'. Prefer relative delays for "
-        "'in N minutes'.",
+        "description": "Run once. Pass the user's own words for the time: 'tomorrow 8am', "
+        "'in 10 minutes', 'next monday 9:00', 'Dec 24 18:00', '明天早上8点', '十分钟后', "
+        "'下周一上午9点'; or '20m', '08:00' (the next one), ISO '2026-01-12T18:00' (read in the "
+        "task's zone) or with an offset. A phrase with two readings is answered with a "
+        "question: ask the user, do not guess.",
     },
-    "every": {**_STR, "description": "Repeat at a fixed interval, e.g. '30m', '2h', '1d'."},
+    "every": {
+        **_STR,
+        "description": "Repeat at a fixed interval from now: '30m', '2h', '2 hours', '每隔两小时'.",
+    },
     "cron": {
         **_STR,
-        "description": "Repeat on a 5-field cron expression in the task's zone, e.g. "
-        "'0 8 * * *' (daily 08:00) or '0 9 * * mon-fri'.",
+        "description": "Repeat on days and times, in the task's zone: a recurring phrase "
+        "('every weekday at 9', 'every Friday at 5 PM', '每天早上8点', '每周五下午5点') or a "
+        "5-field cron expression ('0 8 * * *', '0 9 * * mon-fri').",
     },
 }
 _FIELDS: dict[str, dict[str, Any]] = {
     "message": {
         **_STR,
-        "description": "For a reminder: the exact text to send. For an agent task: the "
-        "instruction to carry out when it fires.",
+        "description": "For a reminder: the text sent to the user word for word when it fires, "
+        "written to them ('Time for the meeting', not 'Remind the user to go to the meeting'). "
+        "For an agent task: the instruction to carry out when it fires.",
     },
     "mode": {
         "type": "string",
@@ -72,10 +83,17 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "deliver": {**_BOOL, "description": "false: run without sending the result anywhere."},
     "channel": {
         **_STR,
-        "description": "Deliver on another platform (its id), or 'last' for where the user last "
-        "talked with you. Leave empty to deliver to this chat.",
+        "description": "Where to deliver: a platform id as configured in AstrBot (e.g. "
+        "'telegram', 'aiocqhttp'), or 'last' for where the user last talked with you. Empty: "
+        "this chat.",
     },
-    "to": {**_STR, "description": "Chat id on that platform (admins only). Empty: this chat."},
+    "to": {
+        **_STR,
+        "description": "The chat on that platform (admins only): a Telegram chat id "
+        "'-1001234567890' or with a topic '-1001234567890:topic:123', 'channel:<id>' / "
+        "'user:<id>' on Slack, Discord, Mattermost, or a full session 'platform:GroupMessage:id'. "
+        "Empty: this chat.",
+    },
     "delete_after_run": {
         **_BOOL,
         "description": "One-time tasks are deleted after a successful run unless false.",
@@ -86,7 +104,13 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "description": "Runs missed while the bot was down: once (default, the latest), skip, all.",
     },
     "model": {**_STR, "description": "Provider id for agent runs; empty: the chat's current one."},
-    "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
+    "timeout_seconds": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 86400,
+        "description": "How long one run may take before it is stopped, in seconds. Default: "
+        "600 for agent tasks, 60 for reminders; long timeouts are for admins.",
+    },
     "post_prefix": {
         **_STR,
         "description": "isolated: the label its result carries in this conversation.",
@@ -228,6 +252,31 @@ def checked_arguments(
     return args
 
 
+async def resolve_job(runtime: Runtime, actor: Any, reference: str) -> str:
+    """The id of the one task of the caller that ``reference`` names: its id, its name, or
+    a piece of its name or text. Several matches are a refusal listing them (the model
+    picks one by id); with none, the reference goes to the service as an id."""
+    wanted = " ".join(reference.split()).lower()
+    page = await runtime.service.list(actor, include_disabled=True, limit=MAX_LIST_LIMIT)
+    by_id = [job for job in page.jobs if job.id == wanted]
+    if by_id or not wanted:
+        return by_id[0].id if by_id else reference
+    named = [job for job in page.jobs if (job.name or "").lower() == wanted]
+    matches = named or [job for job in page.jobs if wanted in _searchable(job)]
+    if len(matches) == 1:
+        return matches[0].id
+    if not matches:
+        return reference  # an id of someone else's task (admins), or not found by the service
+    candidates = " | ".join(present.job_line(job) for job in matches[:10])
+    raise UserError(
+        f"{len(matches)} tasks match {reference[:40]!r}; call again with one id: {candidates}"
+    )
+
+
+def _searchable(job: Job) -> str:
+    return f"{job.name or ''}\n{job.payload.message}".lower()
+
+
 @dataclass
 class FutureTaskTool(FunctionTool[AstrAgentContext]):
     """Shared by the six tools: who is asking, the no-recursion rule, error sentences."""
@@ -247,6 +296,8 @@ class FutureTaskTool(FunctionTool[AstrAgentContext]):
         try:
             args = checked_arguments(self.name, self.parameters, kwargs)
             return await self.act(runtime, actor, args)
+        except NotFound as exc:
+            return refusal(NotFound(f"{exc}. Call future_task_list to see the user's tasks."))
         except UserError as exc:
             return refusal(exc)
 
@@ -311,10 +362,11 @@ class EditTool(FutureTaskTool):
     )
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
-        job_id = args.pop("job_id")
+        job_id = await resolve_job(runtime, actor, args.pop("job_id"))
         changes = JobChanges.from_mapping(args)
         job = await runtime.service.edit(actor, job_id, changes)  # type: ignore[arg-type]
-        return f"Updated task {job.id} ({job.payload.mode.value}); {describe_next_run(job)}."
+        said = [f"Updated task {job.id} ({job.payload.mode.value})", describe_next_run(job)]
+        return "; ".join(said + present.interpreted_time(job, job.updated_at)) + "."
 
 
 @dataclass
@@ -324,7 +376,8 @@ class CancelTool(FutureTaskTool):
     parameters: dict = Field(default_factory=lambda: _schema({"job_id": _JOB_ID}, ["job_id"]))
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
-        job = await runtime.service.cancel(actor, args["job_id"])
+        job_id = await resolve_job(runtime, actor, args["job_id"])
+        job = await runtime.service.cancel(actor, job_id)
         return f"Deleted task {job.id} ({job.display_name})."
 
 
@@ -335,7 +388,7 @@ class RunTool(FutureTaskTool):
     parameters: dict = Field(default_factory=lambda: _schema({"job_id": _JOB_ID}, ["job_id"]))
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
-        job_id = args["job_id"]
+        job_id = await resolve_job(runtime, actor, args["job_id"])
         run_id = await runtime.service.run_now(actor, job_id)
         return f"Started a run of task {job_id} (run {run_id}); its schedule is unchanged."
 
@@ -360,7 +413,7 @@ class HistoryTool(FutureTaskTool):
     )
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
-        job = await runtime.service.get(actor, args["job_id"])
+        job = await runtime.service.get(actor, await resolve_job(runtime, actor, args["job_id"]))
         runs, total = await runtime.service.history(actor, job.id, limit=args.get("limit", 10))
         if not runs:
             return f"Task {job.id} has not run yet; {describe_next_run(job)}."
@@ -379,10 +432,11 @@ def build_tools(runtime: Runtime) -> list[FutureTaskTool]:
 
 def refresh_descriptions(tools: list[FutureTaskTool], runtime: Runtime) -> None:
     """Tell the model the zone and the current time, so it computes run_at correctly."""
-    from ..core.schedule import format_local
+    from ..core.schedule import format_local, ms_to_local
 
     tz = runtime.settings.timezone
-    now = format_local(runtime.engine.clock.now_ms(), tz)
+    now_ms = runtime.engine.clock.now_ms()
+    now = f"{ms_to_local(now_ms, tz):%A}, {format_local(now_ms, tz)}"
     rules = (
         f" Times without an offset are read in the task's zone (default {tz}); the current "
         f"time is {now}. Replies state the next run in the task's zone: tell the user."

@@ -67,7 +67,7 @@ def test_every_and_cron_forms():
     ("text", "message"),
     [
         ("tomorrow-ish", "cannot read the time"),
-        ("25:00", "cannot read the time"),
+        ("25:00", "the hour is 0 to 23"),
         ("every fortnight", "cannot read the interval"),
         ('"0 7 * *"', "cannot read the time"),
         ('"99 7 * * *"', "invalid cron"),
