@@ -34,4 +34,4 @@ def test_the_web_tool_and_chat_doors_take_a_post_prefix():
     assert parse_changes({"post_prefix": "Q"}).post_prefix == "Q"
     assert JobSpec.from_mapping({"message": "m", "post_prefix": "T"}).post_prefix == "T"
     command = cron_command.parse("add 08:00 --agent --prefix Daily summarize the news")
-    assert command.prefix == "Daily" and command.text == "summarize the news"
+    assert command.fields["post_prefix"] == "Daily" and command.text == "summarize the news"
