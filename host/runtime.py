@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.engine import Engine, RunContext
-from ..core.errors import StoreError
+from ..core.errors import StoreError, UserError
 from ..core.models import Delivery, Job, Mode, Owner, Payload, Schedule, ScheduleKind, Trigger
 from ..core.service import Actor, TaskService
 from ..core.settings import Settings
@@ -21,6 +21,7 @@ from .agent import AgentRunner
 from .commands import creation_text
 from .delivery import delivery_session
 from .executor import HostExecutor
+from .file_access import MediaRefused, owner_media_access
 from .targets import TargetResolver
 
 if TYPE_CHECKING:
@@ -74,11 +75,30 @@ class Runtime:
             self.engine,
             settings,
             resolve_target=self.targets.resolve,
+            check_media=self.check_media,
+            provider_ids=self.provider_ids,
         )
         self.opened = False
         self.error: str | None = None
         self._routes: dict[str, str] = {}
         self._heartbeat: asyncio.Task[None] | None = None
+
+    def check_media(self, origin: str, sender_id: str, media: list[str]) -> None:
+        """A job's media, judged for its owner by AstrBot's file rule (at creation)."""
+        try:
+            owner_media_access(self.context, origin, sender_id).check_all(media)
+        except MediaRefused as exc:
+            raise UserError(str(exc)) from None
+
+    def provider_ids(self) -> list[str]:
+        """The chat providers AstrBot has loaded, for checking a task's ``model``."""
+        ids = []
+        for provider in self.context.get_all_providers():
+            try:
+                ids.append(str(provider.meta().id))
+            except Exception:  # a provider without metadata can not be chosen by id
+                continue
+        return ids
 
     async def open(self) -> None:
         """Open the database; a file that cannot be read leaves the plugin idle, not broken."""
