@@ -8,6 +8,9 @@ history, where admins and the dashboard read it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+from .models import Job, Run
 
 CHAT_ERROR_CHARS = 200
 
@@ -41,3 +44,17 @@ def chat_safe(text: str | None, limit: int = CHAT_ERROR_CHARS) -> str:
     if len(line) > limit:
         line = line[: limit - 1].rstrip() + "…"
     return line
+
+
+def runs_seen_by(runs: Sequence[Run], is_admin: bool) -> list[Run]:
+    """Runs as a chat shows them: admins read the full errors, members the safe line."""
+    if is_admin:
+        return list(runs)
+    return [r.model_copy(update={"error": chat_safe(r.error)}) if r.error else r for r in runs]
+
+
+def job_seen_by(job: Job, is_admin: bool) -> Job:
+    """A job as a chat shows it: a member reads its last error as the safe line."""
+    if is_admin or not job.last_error:
+        return job
+    return job.model_copy(update={"last_error": chat_safe(job.last_error)})

@@ -169,6 +169,11 @@ class Engine:
                 await self._applier
             self._applier = None
 
+    @property
+    def agent_slots(self) -> asyncio.Semaphore:
+        """The slots agent runs share (``max_concurrent_runs``); ``/cron wake`` takes them too."""
+        return self._agent_slots
+
     def nudge(self) -> None:
         """Something changed (a job was added or edited): look at the schedule again."""
         self._wake.set()

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.chat_safe import chat_safe
 from ..core.engine import Engine, RunContext
 from ..core.errors import StoreError, UserError
 from ..core.models import Delivery, Job, Mode, Owner, Payload, Schedule, ScheduleKind, Trigger
@@ -23,6 +24,7 @@ from .delivery import delivery_session
 from .executor import HostExecutor
 from .file_access import MediaRefused, owner_media_access
 from .targets import TargetResolver
+from .wake import WakeGate
 
 if TYPE_CHECKING:
     from astrbot.api.star import Context
@@ -78,6 +80,7 @@ class Runtime:
             check_media=self.check_media,
             provider_ids=self.provider_ids,
         )
+        self.wakes = WakeGate(settings, self.store, self.engine.agent_slots)
         self.opened = False
         self.error: str | None = None
         self._routes: dict[str, str] = {}
@@ -155,6 +158,10 @@ class Runtime:
 
     async def wake(self, actor: Actor, text: str, next_heartbeat: bool) -> str:
         """A main-session event now, without a job (OpenClaw's ``system event``)."""
+        refusal = await self.wakes.refusal(actor, text)
+        if refusal:
+            return f"Error: {refusal}"
+        text = text.strip()
         now = self.engine.clock.now_ms()
         if next_heartbeat and self.settings.heartbeat_minutes > 0:
             await self.store.add_pending_event(actor.origin, None, text, now)
@@ -171,10 +178,16 @@ class Runtime:
             updated_at=now,
         )
         run = RunContext("wake", Trigger.MANUAL, None, now, False, lambda: None)
-        outcome = await self.agents.run_main(event, run, actor.origin)
+        timeout = max(1, self.settings.agent_timeout_seconds)
+        try:
+            async with self.wakes.running(actor), asyncio.timeout(timeout):
+                outcome = await self.agents.run_main(event, run, actor.origin)
+        except TimeoutError:
+            return f"Error: the event was not handled within {timeout} s"
         if outcome.ok:
             return "" if outcome.delivery == Delivery.DELIVERED else "The event was handled."
-        return f"Error: the event could not be handled: {outcome.error}"
+        error = outcome.error if actor.is_admin else chat_safe(outcome.error)
+        return f"Error: the event could not be handled: {error}"
 
     def start_heartbeat(self) -> None:
         """Wake main conversations every ``heartbeat_minutes`` to deliver waiting events."""

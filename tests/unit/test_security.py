@@ -4,14 +4,16 @@ chat-safe failure text and the members' limits in the service."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from core.chat_safe import chat_safe
-from core.errors import PermissionDenied, UserError
+from core.errors import PermissionDenied, StoreError, UserError
 from core.ratelimit import HOUR_MS, MINUTE_MS, Limit, SlidingWindows, admits, free_at
 from core.service import JobChanges, JobSpec, TaskService
+from core.store import APPLICATION_ID, Store
 from host.file_access import MediaAccess, MediaRefused
 
 from .conftest import ADMIN, ALICE, World, make_world
@@ -203,3 +205,43 @@ async def test_media_given_at_creation_goes_through_the_hosts_check(world: World
 
 def _spec(**fields: object) -> JobSpec:
     return JobSpec(message="x", when="1h", mode="isolated", **fields)  # type: ignore[arg-type]
+
+
+# ----- database_path: only this plugin's SQLite files -----------------------------------
+
+
+async def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, secret TEXT)")
+        conn.execute("INSERT INTO accounts VALUES (1, 'x')")
+    before = path.read_bytes()
+    store = Store(path)
+    with pytest.raises(StoreError, match="another program.*left untouched"):
+        await store.open()
+    assert path.read_bytes() == before
+    assert not path.with_name("other.db-wal").exists()
+
+
+async def test_a_sqlite_file_marked_by_another_application_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "marked.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA application_id=1234")
+        conn.execute("CREATE TABLE jobs (id TEXT)")
+        conn.execute("CREATE TABLE runs (id TEXT)")
+        conn.execute("PRAGMA user_version=1")
+    with pytest.raises(StoreError, match="another program"):
+        await Store(path).open()
+
+
+async def test_a_plugin_database_without_the_mark_opens_and_is_marked(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    store = Store(path)
+    await store.open()
+    await store.db.execute("PRAGMA application_id=0")  # as an older plugin version left it
+    await store.close()
+    store = Store(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
