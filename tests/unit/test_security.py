@@ -217,7 +217,7 @@ async def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path: Pat
         conn.execute("INSERT INTO accounts VALUES (1, 'x')")
     before = path.read_bytes()
     store = Store(path)
-    with pytest.raises(StoreError, match="another program.*left untouched"):
+    with pytest.raises(StoreError, match=r"another program.*left untouched"):
         await store.open()
     assert path.read_bytes() == before
     assert not path.with_name("other.db-wal").exists()
