@@ -22,6 +22,8 @@ from .send_limits import SendLimits, is_rate_limited
 if TYPE_CHECKING:
     from astrbot.api.star import Context
 
+ALERT_CHARS = 400  # an alert to a member: one line, this long at most
+
 # Set while a scheduled run executes, so the scheduling tools can refuse to be used from
 # inside one (an agent run can not create further jobs).
 CURRENT_RUN: ContextVar[str | None] = ContextVar("future_tasks_current_run", default=None)
@@ -62,7 +64,7 @@ class HostExecutor:
             if job.target.deliver is not False:
                 refusal = self.limits.take(job, session, run.started_at)
                 if refusal:
-                    return await self._rate_limited(job, refusal)
+                    return await self._rate_limited(job, run, refusal)
             if job.payload.mode == Mode.REMINDER:
                 return await self.remind(job, run, session)
             if self.agents is None:
@@ -74,13 +76,13 @@ class HostExecutor:
         finally:
             CURRENT_RUN.reset(token)
 
-    async def _rate_limited(self, job: Job, refusal: str) -> Outcome:
+    async def _rate_limited(self, job: Job, run: RunContext, refusal: str) -> Outcome:
         """A run over a send limit: recorded (never dropped) and the owner told once."""
-        if self.limits.first_refusal(job):
+        if self.limits.first_refusal(job, run.started_at):
             await self.alert(
                 job,
-                f"Task {job.id} ({job.display_name}) did not send: {refusal}. Runs over the "
-                "limit are recorded in /cron runs; you are told once until sends resume.",
+                f"Task {job.id} ({job.display_name}) sent nothing: {refusal}. Such runs are "
+                "recorded (see /cron runs); this notice comes at most once an hour.",
                 force=True,
             )
         return Outcome(RunStatus.ERROR, Delivery.NOT_DELIVERED, error=refusal, transient=True)
@@ -119,7 +121,7 @@ class HostExecutor:
         if not force and is_rate_limited(job.last_error):
             return
         if not self.owner_is_admin(job):
-            text = chat_safe(text)
+            text = chat_safe(text, ALERT_CHARS)
         try:
             await send_with_retries(
                 self.context,

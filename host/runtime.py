@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 import types
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 PLUGIN_NAME = "astrbot_plugin_future_tasks"
 DB_FILE = "future_tasks.db"
 SKIP_ENV = "FUTURE_TASKS_SKIP_CRON"
+ROUTE_CACHE_SIZE = 10_000
+"""Users whose last route is remembered in memory (to skip unchanged writes)."""
 
 
 def _registry() -> dict[str, Engine]:
@@ -83,7 +86,7 @@ class Runtime:
         self.wakes = WakeGate(settings, self.store, self.engine.agent_slots)
         self.opened = False
         self.error: str | None = None
-        self._routes: dict[str, str] = {}
+        self._routes: OrderedDict[str, str] = OrderedDict()  # recently used first out
         self._heartbeat: asyncio.Task[None] | None = None
 
     def check_media(self, origin: str, sender_id: str, media: list[str]) -> None:
@@ -151,9 +154,15 @@ class Runtime:
 
     async def remember_route(self, actor: Actor) -> None:
         """Record where the bot last talked with this user (written only when it changes)."""
-        if not self.opened or self._routes.get(actor.key) == actor.origin:
+        if not self.opened:
+            return
+        if self._routes.get(actor.key) == actor.origin:
+            self._routes.move_to_end(actor.key)
             return
         self._routes[actor.key] = actor.origin
+        self._routes.move_to_end(actor.key)
+        while len(self._routes) > ROUTE_CACHE_SIZE:  # bounded: the database has them all
+            self._routes.popitem(last=False)
         await self.store.set_route(actor.key, actor.origin, self.engine.clock.now_ms())
 
     async def wake(self, actor: Actor, text: str, next_heartbeat: bool) -> str:

@@ -7,7 +7,7 @@ would deliver counts once (a run itself sends at most ``max_messages_per_run``).
 
 A run over a limit is not dropped: it is recorded as an error whose text starts with
 ``rate-limited:`` and delivery ``not-delivered`` (a one-shot is retried like any transient
-failure), and the owner is told once, until their sends are admitted again.
+failure), and the owner is told once (at most once an hour, however many runs it stops).
 
 The counts live in memory (see ``core/ratelimit.py`` for why); a restart forgets them,
 so after a restart a member can at most send one more window's worth.
@@ -30,7 +30,7 @@ class SendLimits:
         self.settings = settings
         self.is_admin = is_admin
         self.windows = SlidingWindows()
-        self._told: set[str] = set()  # owners told about their current streak of refusals
+        self._told: dict[str, int] = {}  # owner -> when they were last told of a refusal
 
     def owner_limit(self) -> Limit:
         count = self.settings.send_limit_per_owner_per_hour
@@ -51,16 +51,17 @@ class SendLimits:
             now,
         )
         if broken is None:
-            self._told.discard(owner)
             return None
-        return f"{RATE_LIMITED}: at most {broken.label}; this run sent nothing"
+        return f"{RATE_LIMITED}: at most {broken.label}"
 
-    def first_refusal(self, job: Job) -> bool:
-        """True once per streak of refusals of this owner: the time to tell them."""
+    def first_refusal(self, job: Job, now: int) -> bool:
+        """True for the first refusal of an owner in an hour: the time to tell them."""
         owner = owner_key(job.owner.origin, job.owner.sender_id)
-        if owner in self._told:
+        told = self._told.get(owner)
+        if told is not None and now - told < HOUR_MS:
             return False
-        self._told.add(owner)
+        self._told = {k: t for k, t in self._told.items() if now - t < HOUR_MS}
+        self._told[owner] = now
         return True
 
 

@@ -51,12 +51,8 @@ TRIAL_CONFIG = {
     "min_interval_seconds": 5,
     "max_jobs_per_user": 100_000,
     "run_history_keep": 100_000,
-    "create_limit_per_owner_per_hour": 0,
-    "send_limit_per_owner_per_hour": 0,
-    "send_limit_per_chat_per_minute": 0,
 }
-"""Plugin settings for the trial: fast recurring jobs, no per-user cap or flood limit,
-full history."""
+"""Plugin settings for the trial: fast recurring jobs, no per-user cap, full history."""
 
 USER = 7301
 RECURRING_EVERY = "6s"
