@@ -311,6 +311,16 @@ class AstrBot:
         runs, _ = self.run(self.plugin.service.store.runs_for(job_id))
         return runs
 
+    def finished_run(self, job_id: str, timeout: float = 40.0) -> Any:
+        """The newest finished run of ``job_id``, waited for (AssertionError if none)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = [r for r in self.runs(job_id) if r.status.value != "running"]
+            if runs:
+                return runs[0]
+            time.sleep(0.1)
+        raise AssertionError(f"no finished run of {job_id}: {self.runs(job_id)}")
+
     def umo(self, user_id: int | str, group: bool = False) -> str:
         """Unified message origin for a QQ private chat or group on the fake."""
         kind = "GroupMessage" if group else "FriendMessage"

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,6 +92,13 @@ def leaked(actions: list[Action]) -> list[Action]:
     return out
 
 
+def private_workspace(astrbot: AstrBot, user: int) -> Path:
+    """AstrBot's workspace of a user's private chat (where members may send files from)."""
+    folder = astrbot.home / "data" / "workspaces" / f"{astrbot.platform_id}_FriendMessage_{user}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def tool_results(astrbot: AstrBot) -> list[str]:
     """The tool results the model saw in its last request (the whole turn so far)."""
     last = astrbot.llm.requests[-1]
@@ -104,8 +112,7 @@ def test_a_members_wake_can_not_make_the_bot_send_files_outside_the_workspace(
     astrbot: AstrBot, llm: Any
 ) -> None:
     data = astrbot.home / "data"
-    workspace = data / "workspaces" / f"{astrbot.platform_id}_FriendMessage_{MEMBER}"
-    workspace.mkdir(parents=True, exist_ok=True)
+    workspace = private_workspace(astrbot, MEMBER)
     link = workspace / "holiday.png"
     if not link.is_symlink():
         os.symlink(data / "cmd_config.json", link)
@@ -142,9 +149,7 @@ def test_a_members_wake_can_not_make_the_bot_send_files_outside_the_workspace(
 def test_a_members_agent_task_can_send_a_file_from_the_workspace(
     astrbot: AstrBot, llm: Any
 ) -> None:
-    data = astrbot.home / "data"
-    workspace = data / "workspaces" / f"{astrbot.platform_id}_FriendMessage_{OTHER}"
-    workspace.mkdir(parents=True, exist_ok=True)
+    workspace = private_workspace(astrbot, OTHER)
     (workspace / "summary.txt").write_text("weekly summary")
     llm.script(ToolCall("send_message_to_user", {"text": "here", "media": ["summary.txt"]}), "ok")
     mark = astrbot.onebot.mark()
@@ -190,7 +195,7 @@ def test_reminder_media_is_checked_for_its_owner_at_creation_and_at_fire_time(
     assert astrbot.run(service.store.save_job(job))
     mark = astrbot.onebot.mark()
     astrbot.run(service.run_now(member, job.id))
-    run = _wait_run(astrbot, job.id)
+    run = astrbot.finished_run(job.id)
     assert run.status.value == "error" and run.error.startswith("media refused"), run
     assert run.delivery.value == "not-delivered"
     assert leaked([a for a in astrbot.onebot.sent(mark) if a.target == MEMBER]) == []
@@ -218,7 +223,7 @@ def test_members_tasks_are_held_to_the_send_limits_and_the_owner_is_told_once(
     runs = []
     for actor, job in created:
         astrbot.run(service.run_now(actor, job.id))
-        runs.append(_wait_run(astrbot, job.id))
+        runs.append(astrbot.finished_run(job.id))
     time.sleep(1.0)
 
     assert [r.delivery.value for r in runs] == [
@@ -254,7 +259,7 @@ def test_admins_tasks_are_exempt_from_the_send_limits(astrbot: AstrBot) -> None:
     runs = []
     for job in jobs:
         astrbot.run(service.run_now(actor, job.id))
-        runs.append(_wait_run(astrbot, job.id))
+        runs.append(astrbot.finished_run(job.id))
     assert [r.delivery.value for r in runs] == ["delivered"] * 4
     for job in jobs:
         astrbot.run(service.cancel(actor, job.id))
@@ -475,13 +480,3 @@ def _wait_text(astrbot: AstrBot, user: int, text: str, since: int) -> None:
     astrbot.run(
         astrbot.onebot.wait_for_action(lambda a: a.target == user and a.text == text, since=since)
     )
-
-
-def _wait_run(astrbot: AstrBot, job: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = [r for r in astrbot.runs(job) if r.status.value != "running"]
-        if runs:
-            return runs[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no finished run of {job}: {astrbot.runs(job)}")
