@@ -387,6 +387,31 @@ def test_wake_obeys_allow_members_and_the_length_limit(astrbot: AstrBot, llm: An
     assert astrbot.llm.requests == []  # no agent turn was started for any of them
 
 
+def test_wake_events_are_capped_per_user_and_in_all(astrbot: AstrBot) -> None:
+    settings = astrbot.plugin.runtime.settings
+    store = astrbot.plugin.runtime.store
+    saved = (settings.heartbeat_minutes, settings.wake_queue_per_owner, settings.wake_queue_total)
+    # a heartbeat setting makes --next-heartbeat queue (the heartbeat task itself is not
+    # running in this AstrBot, so the queue only grows)
+    settings.heartbeat_minutes, settings.wake_queue_per_owner, settings.wake_queue_total = 600, 1, 2
+    users = (6141, 6142, 6143)
+    try:
+        first = say(astrbot, users[0], "/cron wake --next-heartbeat check the oven")
+        again = say(astrbot, users[0], "/cron wake --next-heartbeat and the fridge")
+        second = say(astrbot, users[1], "/cron wake --next-heartbeat water plants")
+        third = say(astrbot, users[2], "/cron wake --next-heartbeat feed the cat")
+        admin = say(astrbot, int(astrbot.admin_id), "/cron wake --next-heartbeat admin note")
+    finally:
+        settings.heartbeat_minutes, settings.wake_queue_per_owner, settings.wake_queue_total = saved
+        for user in (*users, int(astrbot.admin_id)):
+            astrbot.run(store.take_pending_events(astrbot.umo(user)))
+    assert first.startswith("Queued for the next heartbeat"), first
+    assert again.startswith("Error: you already have 1 wake events waiting"), again
+    assert second.startswith("Queued"), second
+    assert third.startswith("Error: too many wake events"), third
+    assert admin.startswith("Queued"), admin  # admins pass the caps
+
+
 # ----- web API ------------------------------------------------------------------------------
 
 
