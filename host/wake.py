@@ -4,7 +4,8 @@ A wake is an agent turn without a job, so it is held to what a member's task is 
 ``allow_members``, the message length limit, the agent-run concurrency slots and the
 agent timeout; and, since nothing else would bound it, at most ``wake_queue_per_owner``
 events of one user and ``wake_queue_total`` in all may be waiting or running at once
-(events queued for the next heartbeat included). Admins pass the caps, not the slots
+(events queued for the next heartbeat included; those are kept per chat, so in a group
+the chat's queued events count toward each member's cap). Admins pass the caps, not the slots
 or the timeout.
 """
 
@@ -47,8 +48,8 @@ class WakeGate:
         mine = self._running[actor.key] + await self._pending(actor.origin)
         if mine >= self.settings.wake_queue_per_owner:
             return (
-                f"you already have {mine} wake events waiting or running, the limit is "
-                f"{self.settings.wake_queue_per_owner}; wait until they are handled"
+                f"{mine} wake events are already waiting or running for you here, the limit "
+                f"is {self.settings.wake_queue_per_owner}; wait until they are handled"
             )
         total = sum(self._running.values()) + await self._pending(None)
         if total >= self.settings.wake_queue_total:

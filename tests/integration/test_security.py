@@ -406,7 +406,7 @@ def test_wake_events_are_capped_per_user_and_in_all(astrbot: AstrBot) -> None:
         for user in (*users, int(astrbot.admin_id)):
             astrbot.run(store.take_pending_events(astrbot.umo(user)))
     assert first.startswith("Queued for the next heartbeat"), first
-    assert again.startswith("Error: you already have 1 wake events waiting"), again
+    assert again.startswith("Error: 1 wake events are already waiting or running for you"), again
     assert second.startswith("Queued"), second
     assert third.startswith("Error: too many wake events"), third
     assert admin.startswith("Queued"), admin  # admins pass the caps
