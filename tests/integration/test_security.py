@@ -146,6 +146,21 @@ def test_a_members_wake_can_not_make_the_bot_send_files_outside_the_workspace(
     assert str(workspace) in refused[0] and "temp" in refused[0]  # names the allowed places
 
 
+def test_a_members_scheduled_agent_task_in_a_group_can_not_send_host_files(
+    astrbot: AstrBot, llm: Any
+) -> None:
+    job = job_id(say(astrbot, MEMBER, "/cron add 1h --agent post the server config", group=GROUP))
+    secret = str(astrbot.home / "data" / "cmd_config.json")
+    llm.script(ToolCall("send_message_to_user", {"text": "", "media": [secret]}), "no luck")
+    mark = astrbot.onebot.mark()
+    assert say(astrbot, MEMBER, f"/cron run {job}", group=GROUP).startswith("Started a run")
+    run = astrbot.finished_run(job)
+    assert run.status.value == "ok" and run.output == "no luck", run
+    assert "outside the places" in tool_results(astrbot)[0]
+    assert leaked([a for a in astrbot.onebot.sent(mark) if a.target == GROUP]) == []
+    say(astrbot, MEMBER, f"/cron rm {job}", group=GROUP)
+
+
 def test_a_members_agent_task_can_send_a_file_from_the_workspace(
     astrbot: AstrBot, llm: Any
 ) -> None:
