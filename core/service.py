@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .chat_safe import chat_safe
 from .engine import Engine
 from .errors import NotFound, PermissionDenied, UserError, store_unavailable
 from .models import CatchUp, Job, Mode, Owner, Payload, Run, Schedule, ScheduleKind, Target
@@ -421,7 +422,8 @@ class TaskService:
     async def run_now(self, actor: Actor, job_id: str) -> str:
         job = await self.get(actor, job_id)
         if not self.engine.started:
-            raise UserError(f"the scheduler is off ({self.engine.off_reason or 'not started'})")
+            off = chat_safe(self.engine.off_reason) or "not started"  # no paths in chat
+            raise UserError(f"the scheduler is off ({off})")
         run_id = await self.engine.run_now(job.id)
         if run_id is None:
             raise UserError(f"task {job.id} is running right now; see /cron runs {job.id}")

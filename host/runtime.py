@@ -149,7 +149,8 @@ class Runtime:
             if warning:
                 notes.append(warning)
         if not self.engine.started:
-            notes.append(f"note: the scheduler is off ({self.engine.off_reason}); it will not fire")
+            off = chat_safe(self.engine.off_reason)  # the full reason: /cron status, the log
+            notes.append(f"note: the scheduler is off ({off}); it will not fire")
         return creation_text(job, notes)
 
     async def remember_route(self, actor: Actor) -> None:
