@@ -11,6 +11,7 @@ from astrbot.api import AstrBotConfig, logger
 from astrbot.api.event import AstrMessageEvent, filter
 from astrbot.api.provider import ProviderRequest
 from astrbot.api.star import Context, Star, StarTools
+from astrbot.core.cron.events import CronMessageEvent
 
 from .host.commands import CronCommands, actor_from_event
 from .host.core_tools import hide_core_future_task
@@ -68,10 +69,15 @@ class FutureTasksPlugin(Star):
             yield event.plain_result(reply)
         event.stop_event()  # a /cron command is never also a chat message for the model
 
-    @filter.event_message_type(filter.EventMessageType.ALL, priority=100)
+    @filter.after_message_sent()
     async def remember_route(self, event: AstrMessageEvent) -> None:
-        """Where the bot last talked with each user: the target of ``channel: last``."""
-        await self.runtime.remember_route(actor_from_event(event))
+        """Where the bot last talked with each user: the target of ``channel: last``.
+
+        Learned after the bot answered someone, not from every message: a catch-all
+        message handler would wake every group message in AstrBot's pipeline (waking
+        check), sending each through rate limiting, media download and speech-to-text."""
+        if not isinstance(event, CronMessageEvent):  # the plugin's own runs are no talk
+            await self.runtime.remember_route(actor_from_event(event))
 
     @filter.on_llm_request()
     async def adjust_tools(self, event: AstrMessageEvent, request: ProviderRequest) -> None:

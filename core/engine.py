@@ -29,7 +29,7 @@ from typing import Protocol
 
 from .clock import Clock, SystemClock
 from .errors import StoreError
-from .models import Delivery, Job, Mode, RunStatus, Trigger
+from .models import Delivery, Job, Mode, Owner, RunStatus, Trigger
 from .policy import (
     CaughtUp,
     Finished,
@@ -74,8 +74,8 @@ class Executor(Protocol):
         """Perform one run. Raise or return an error Outcome on failure."""
 
 
-AlertSender = Callable[[str, str], Awaitable[None]]
-"""Tells a job's owner something: ``(owner origin, text)``."""
+AlertSender = Callable[[Owner, str], Awaitable[None]]
+"""Tells a job's owner something (in the chat where they created it)."""
 
 
 class Engine:
@@ -181,6 +181,11 @@ class Engine:
                 await self._applier
             self._applier = None
 
+    @property
+    def agent_slots(self) -> asyncio.Semaphore:
+        """The slots agent runs share (``max_concurrent_runs``); ``/cron wake`` takes them too."""
+        return self._agent_slots
+
     def nudge(self) -> None:
         """Something changed (a job was added or edited): look at the schedule again."""
         self._wake.set()
@@ -228,18 +233,19 @@ class Engine:
         return starting
 
     def _after_write(
-        self, conflicts: set[str], alerts: list[tuple[str, str]], broken: list[Unloadable]
+        self, conflicts: set[str], alerts: list[tuple[Owner, str]], broken: list[Unloadable]
     ) -> None:
         """Send what a write owes the owners; a conflict means the job changed meanwhile
         (its own writer saw it first), so this step is dropped and says so in the log."""
         for job_id in conflicts:
             log.warning("future tasks: task %s changed meanwhile; left as it is", job_id)
-        for origin, text in alerts:
-            self._send_alert(origin, text)
+        for owner, text in alerts:
+            self._send_alert(owner, text)
         for row in broken:
             log.error("future tasks: task %s set aside: %s", row.job_id, row.reason)
             self._send_alert(
-                row.origin, set_aside_notice(row.job_id, "", row.reason, readable=False)
+                Owner(origin=row.origin, sender_id=""),  # unknown: read as a member
+                set_aside_notice(row.job_id, "", row.reason, readable=False),
             )
 
     # ----- firing -----------------------------------------------------------------------
@@ -413,10 +419,10 @@ class Engine:
                 applied.upcoming.append(step.job.next_run_at)
         return applied
 
-    def _send_alert(self, origin: str, text: str) -> None:
+    def _send_alert(self, owner: Owner, text: str) -> None:
         if self._alert is None:
             return
-        task = asyncio.create_task(self._alert(origin, text), name="future-task-alert")
+        task = asyncio.create_task(self._alert(owner, text), name="future-task-alert")
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
@@ -497,7 +503,7 @@ class _Applied:
 
     finishes: list[RunFinish] = field(default_factory=list)
     writes: list[JobWrite] = field(default_factory=list)
-    alerts: list[tuple[str, str]] = field(default_factory=list)
+    alerts: list[tuple[Owner, str]] = field(default_factory=list)
     upcoming: list[int] = field(default_factory=list)
 
 
@@ -509,8 +515,8 @@ def _write_of(step: Step, version: int, release: str | None) -> JobWrite:
     return JobWrite(job.id, version, job=job, aside=step.aside, release=release)
 
 
-def _alerts_of(step: Step) -> list[tuple[str, str]]:
-    return [(step.job.owner.origin, text) for text in step.alerts]
+def _alerts_of(step: Step) -> list[tuple[Owner, str]]:
+    return [(step.job.owner, text) for text in step.alerts]
 
 
 def _asides(loaded: Loaded) -> list[JobWrite]:

@@ -45,6 +45,9 @@ class Outcome:
     error: str = ""
     transient: bool = False
     """The failure looks like it may pass (rate limit, overload, network, 5xx)."""
+    rate_limited: bool = False
+    """Held back by a send limit: the host tells the owner itself (once an hour), so the
+    failure streak raises no alert of its own."""
 
     @property
     def ok(self) -> bool:
@@ -429,6 +432,8 @@ def _disable(job: Job) -> None:
 
 
 def _failure_alert(job: Job, outcome: Outcome, now: int, cfg: Settings) -> str | None:
+    if outcome.rate_limited:
+        return None
     if cfg.failure_alert_after <= 0 or job.consecutive_errors < cfg.failure_alert_after:
         return None
     if job.last_alert_at is not None and now - job.last_alert_at < cfg.failure_alert_cooldown_ms:

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .cadence import gap_below
+from .chat_safe import chat_safe
 from .engine import Engine
 from .errors import Conflict, NotFound, PermissionDenied, StoreError, UserError, store_unavailable
 from .models import CatchUp, Job, Mode, Owner, Payload, Run, Schedule, ScheduleKind, Target
 from .policy import Created, Edited, transition
+from .ratelimit import HOUR_MS, Limit, SlidingWindows
 from .schedule import MS, ScheduleError, format_local, next_run_after, zone
 from .settings import Settings
 from .store import JobPage, JobWrite, Store, owner_key
@@ -126,6 +128,8 @@ class JobChanges(JobSpec):
 
 # A target resolver turns (channel, to, actor) into a session id, or raises UserError.
 TargetResolver = Callable[[str | None, str | None, "Actor"], str]
+# A media check judges a job's media for its owner (origin, sender id); UserError if refused.
+MediaCheck = Callable[[str, str, list[str]], None]
 
 
 def default_resolve_target(channel: str | None, to: str | None, actor: Actor) -> str:
@@ -148,6 +152,8 @@ class TaskService:
         resolve_target: TargetResolver = default_resolve_target,
         id_factory: Callable[[], str] = new_job_id,
         modes: frozenset[Mode] = frozenset(Mode),
+        check_media: MediaCheck | None = None,
+        provider_ids: Callable[[], list[str]] | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -155,6 +161,9 @@ class TaskService:
         self.resolve_target = resolve_target
         self.id_factory = id_factory
         self.modes = modes
+        self.check_media = check_media
+        self.provider_ids = provider_ids  # the host's loaded chat providers; None: unchecked
+        self.creations = SlidingWindows()
 
     @property
     def now(self) -> int:
@@ -170,6 +179,7 @@ class TaskService:
                 "ask an admin to create it for you"
             )
         now = self.now
+        self._check_member_knobs(actor, spec, spec.mode or Mode.REMINDER.value)
         tz = self._zone(spec.tz)
         schedule = self._schedule(spec, tz, now)
         payload = Payload(
@@ -192,7 +202,7 @@ class TaskService:
             schedule=schedule,
             payload=payload,
             target=target,
-            catch_up=self._catch_up(spec.catch_up),
+            catch_up=self._catch_up(spec.catch_up, actor),
             delete_after_run=(
                 spec.delete_after_run
                 if spec.delete_after_run is not None
@@ -203,6 +213,8 @@ class TaskService:
         )
         job = transition(job, Created(), now, self.settings).job
         _ensure_storable(job)
+        self._check_job_media(job)
+        self._take_creation(actor, now)
         await self._insert_within_quota(actor, job)
         self.engine.nudge()
         return job
@@ -355,6 +367,8 @@ class TaskService:
             enabled = None if changes.enabled is None else bool(changes.enabled)
             job = transition(job, Edited(rescheduled, enabled), now, self.settings).job
             _ensure_storable(job)
+            if changes.media:
+                self._check_job_media(job)
             if await self.store.write_job(JobWrite(job.id, job.version, job=job)):
                 job.version += 1  # as stored
                 self.engine.nudge()
@@ -363,6 +377,7 @@ class TaskService:
 
     def _apply_changes(self, job: Job, changes: JobChanges, actor: Actor, now: int) -> bool:
         """Set the edited fields on ``job``; whether its schedule (or zone) changed."""
+        self._check_member_knobs(actor, changes, changes.mode or job.payload.mode.value)
         rescheduled = False
         tz = self._zone(changes.tz) if changes.tz else job.schedule.tz
         if any(
@@ -392,7 +407,7 @@ class TaskService:
         if changes.post_prefix is not None:
             job.payload.post_prefix = _post_prefix(changes.post_prefix)
         if changes.catch_up is not None:
-            job.catch_up = self._catch_up(changes.catch_up)
+            job.catch_up = self._catch_up(changes.catch_up, actor)
         if changes.delete_after_run is not None:
             job.delete_after_run = bool(changes.delete_after_run)
         if any(
@@ -415,7 +430,7 @@ class TaskService:
     async def run_now(self, actor: Actor, job_id: str) -> str:
         job = await self.get(actor, job_id)
         if not self.engine.started:
-            off = self.engine.off_reason or "not started"
+            off = chat_safe(self.engine.off_reason) or "not started"  # no paths in chat
             raise Conflict(f"the scheduler is off ({off}); nothing can run")
         run_id = await self.engine.run_now(job.id)
         if run_id is None:
@@ -470,15 +485,76 @@ class TaskService:
             raise UserError(f"mode {chosen.value} is not available here; use {names}")
         return chosen
 
-    def _catch_up(self, value: str | None) -> CatchUp:
-        if value in (None, ""):
+    def _catch_up(self, value: str | None, actor: Actor) -> CatchUp:
+        asked = value not in (None, "")
+        if not asked:
             value = self.settings.catch_up_default or CatchUp.ONCE.value
         try:
-            return CatchUp(str(value).strip().lower())
+            chosen = CatchUp(str(value).strip().lower())
         except ValueError:
             raise UserError(
                 f"unknown catch_up {str(value)[:20]!r}; use once, skip or all"
             ) from None
+        if chosen == CatchUp.ALL and not actor.is_admin:
+            if not asked:  # a configured default of ``all`` holds for admins' tasks only
+                return CatchUp.ONCE
+            raise PermissionDenied(
+                "catch_up: all is for admins (it can replay many missed runs at once); "
+                "use once (the default) or skip"
+            )
+        return chosen
+
+    # ----- members' limits (SPEC §7) -----------------------------------------------------
+
+    def _check_member_knobs(self, actor: Actor, spec: JobSpec, mode: str) -> None:
+        """Model choice and long timeouts are admin knobs; a named model must exist."""
+        if spec.provider_id:
+            if not actor.is_admin:
+                raise PermissionDenied(
+                    "choosing the model (provider) is for admins; leave it out to use the "
+                    "chat's current model"
+                )
+            self._check_provider(str(spec.provider_id))
+        if spec.timeout_seconds in (None, "", 0) or actor.is_admin:
+            return
+        default = (
+            self.settings.reminder_timeout_seconds
+            if str(mode).strip().lower() == Mode.REMINDER.value
+            else self.settings.agent_timeout_seconds
+        )
+        if (self._timeout(spec.timeout_seconds) or 0) > default:
+            raise PermissionDenied(
+                f"a timeout above the default of {default} s is for admins; "
+                f"give at most {default} or leave it out"
+            )
+
+    def _check_provider(self, provider_id: str) -> None:
+        if self.provider_ids is None:
+            return
+        known = self.provider_ids()
+        if provider_id.strip() not in known:
+            choices = ", ".join(known[:10]) or "none is configured"
+            raise UserError(
+                f"model {provider_id[:60]!r} is not a chat provider loaded in AstrBot; "
+                f"use one of: {choices} (or leave it out for the chat's current model)"
+            )
+
+    def _take_creation(self, actor: Actor, now: int) -> None:
+        """Members create at most ``create_limit_per_owner_per_hour`` tasks an hour, so
+        one-shots that delete themselves after running can not bypass the task quota."""
+        if actor.is_admin:
+            return
+        count = self.settings.create_limit_per_owner_per_hour
+        limit = Limit(count, HOUR_MS, f"{count} new tasks per hour")
+        if self.creations.take([(actor.key, limit)], now) is not None:
+            raise PermissionDenied(
+                f"you created {count} tasks in the last hour, the most allowed; "
+                "try again later or change an existing task with /cron edit"
+            )
+
+    def _check_job_media(self, job: Job) -> None:
+        if self.check_media is not None and job.payload.media:
+            self.check_media(job.owner.origin, job.owner.sender_id, job.payload.media)
 
     @staticmethod
     def _wake_mode(value: str | None) -> str:

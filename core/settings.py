@@ -34,6 +34,12 @@ class Settings:
     reminder_timeout_seconds: int = 60
     agent_timeout_seconds: int = 600
     max_message_chars: int = 8000
+    # flood guards for members' tasks (admins exempt; 0 = no limit)
+    send_limit_per_owner_per_hour: int = 30
+    send_limit_per_chat_per_minute: int = 10
+    create_limit_per_owner_per_hour: int = 30
+    wake_queue_per_owner: int = 5
+    wake_queue_total: int = 100
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], **extra: Any) -> Settings:

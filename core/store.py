@@ -109,6 +109,11 @@ def owner_key(origin: str, sender_id: str) -> str:
     return f"{origin.split(':', 1)[0]}:{sender_id}"
 
 
+APPLICATION_ID = int.from_bytes(b"FuTk", "big")
+"""``PRAGMA application_id`` of this plugin's databases, so ``database_path`` pointed at
+another program's SQLite file is refused instead of being migrated into ours."""
+
+
 class Store:
     """The plugin's database. Call ``open`` before use and ``close`` when done."""
 
@@ -134,6 +139,8 @@ class Store:
             raise StoreError(f"cannot open the task database {self.path}: {exc}") from exc
         try:
             version = await self._read_version(db)
+            if existed:
+                await self._check_ours(db, version)
             if existed and integrity_check:
                 if self.path.stat().st_size <= SYNC_CHECK_MAX_BYTES or version < SCHEMA_VERSION:
                     await self._check_integrity(db)
@@ -152,6 +159,7 @@ class Store:
                 if existed and version > 0:
                     await self._backup(db, version)
                 await self._migrate(db, version)
+            await db.execute(f"PRAGMA application_id={APPLICATION_ID}")
         except BaseException:
             await db.close()
             raise
@@ -169,6 +177,29 @@ class Store:
                 "Restore it from a backup or move it away, then reload the plugin."
             ) from exc
         return int(row[0]) if row else 0
+
+    async def _check_ours(self, db: aiosqlite.Connection, version: int) -> None:
+        """Refuse, before writing anything, a SQLite file that belongs to someone else: one
+        marked with another application id, or unmarked with tables that are not ours.
+        A file of an older plugin version (our tables, no id yet) is ours and gets marked."""
+        async with db.execute("PRAGMA application_id") as cur:
+            row = await cur.fetchone()
+        app_id = int(row[0]) if row else 0
+        async with db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        ) as cur:
+            tables = {str(r[0]) for r in await cur.fetchall()}
+        if app_id == APPLICATION_ID:
+            return
+        unmarked_ours = app_id == 0 and (
+            (not tables and version == 0) or ({"jobs", "runs"} <= tables and version > 0)
+        )
+        if not unmarked_ours:
+            raise StoreError(
+                f"{self.path} is a SQLite database of another program, not this plugin's; "
+                "it was left untouched. Point database_path at a new file (or leave it empty "
+                "for the plugin's data folder) and reload the plugin."
+            )
 
     async def _check_integrity(self, db: aiosqlite.Connection) -> None:
         try:

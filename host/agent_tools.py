@@ -10,7 +10,6 @@ the core tool neither tracks nor limits what it sends.
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from .delivery import DeliveryError, send, send_with_retries
+from .file_access import MediaAccess, MediaRefused, media_access_for
 from .messages import build_chain
 
 if TYPE_CHECKING:
@@ -141,7 +141,9 @@ class SendMessageToUserTool(FunctionTool):
                     "type": "array",
                     "description": (
                         "Optional attachments: local file paths or http(s) URLs. The kind "
-                        "(image, audio, video, file) is taken from the file extension."
+                        "(image, audio, video, file) is taken from the file extension. Local "
+                        "files must be in the chat's workspace (relative paths are read "
+                        "there) or AstrBot's temp folder, unless the task's owner is an admin."
                     ),
                     "items": {"type": "string"},
                 },
@@ -164,9 +166,10 @@ class SendMessageToUserTool(FunctionTool):
         if not isinstance(media, list):
             return "error: `media` must be a list of file paths or URLs."
         media = [str(m) for m in media if str(m).strip()]
-        missing = [m for m in media if not _is_url(m) and not _is_file(m)]
-        if missing:
-            return f"error: no such file: {', '.join(missing)}. Nothing was sent."
+        try:
+            media = run_media_access(context, sender).check_all(media)
+        except MediaRefused as exc:
+            return f"error: {exc} Nothing was sent."
         try:
             result = await sender.send(text, media)
         except DeliveryError as exc:
@@ -184,9 +187,10 @@ class SendMessageToUserTool(FunctionTool):
         return f"Sent ({sender.count} of at most {sender.limit} messages in this run)."
 
 
-def _is_file(path: str) -> bool:
-    return os.path.isfile(path)  # a stat call; cheap enough not to need a thread
-
-
-def _is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
+def run_media_access(tool_context: Any, sender: RunSender) -> MediaAccess:
+    """AstrBot's file rule for the run calling the tool: the role and chat of the run's
+    event (the job owner's role); a member's rule when the event can not be read."""
+    event = getattr(getattr(tool_context, "context", None), "event", None)
+    role = str(getattr(event, "role", "member") or "member")
+    umo = str(getattr(event, "unified_msg_origin", "") or sender.session)
+    return media_access_for(sender.context, umo, role)

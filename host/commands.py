@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..core import cron_command, present
+from ..core.chat_safe import job_seen_by, runs_seen_by
 from ..core.errors import UserError
 from ..core.models import Mode, ScheduleKind
 from ..core.schedule import format_local
@@ -85,7 +86,8 @@ class CronCommands:
         return "\n".join(lines)
 
     async def _show(self, actor: Actor, command: cron_command.CronCommand) -> str:
-        return present.job_details(await self.service.get(actor, command.job_id or ""))
+        job = await self.service.get(actor, command.job_id or "")
+        return present.job_details(job_seen_by(job, actor.is_admin))
 
     async def _rm(self, actor: Actor, command: cron_command.CronCommand) -> str:
         job = await self.service.cancel(actor, command.job_id or "")
@@ -109,6 +111,7 @@ class CronCommands:
         runs, total = await self.service.history(actor, job.id, limit=command.count or 10)
         if not runs:
             return f"{job.id} has not run yet; {describe_next_run(job)}"
+        runs = runs_seen_by(runs, actor.is_admin)  # full errors stay in the history
         lines = [f"Runs of {job.id}, newest first ({len(runs)} of {total}):"]
         lines += [present.run_line(run, job.schedule.tz) for run in runs]
         return "\n".join(lines)
@@ -128,6 +131,8 @@ class CronCommands:
         return "\n".join(lines + present.interpreted_time(job, job.updated_at))
 
     async def _status(self, actor: Actor, command: cron_command.CronCommand) -> str:
+        if not actor.is_admin:
+            return await self._own_status(actor)
         status = await self.service.status()
         jobs = status["jobs"]
         state = "on" if status["enabled"] else f"off ({status['off_reason']})"
@@ -141,6 +146,22 @@ class CronCommands:
                 f"last error: {status['last_error'] or 'none'}",
                 *(f"set aside: {a['id']}: {a['reason']}" for a in status["set_aside"]),
                 f"database: {status['database_path']}",
+            ]
+        )
+
+    async def _own_status(self, actor: Actor) -> str:
+        """A member's status: the scheduler's state and their own tasks, nothing of others
+        or of the server (database path, global counts and engine errors are for admins)."""
+        engine = self.runtime.engine
+        state = "on" if engine.started else "off"
+        page = await self.service.list(actor, limit=1)
+        active = await self.service.list(actor, enabled=True, limit=1)
+        nxt = active.jobs[0] if active.jobs else None  # listed soonest first
+        return "\n".join(
+            [
+                f"scheduler: {state}",
+                f"your tasks here: {page.total} ({active.total} enabled)",
+                f"your next run: {present.state_words(nxt) if nxt else 'nothing scheduled'}",
             ]
         )
 

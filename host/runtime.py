@@ -7,12 +7,14 @@ import asyncio
 import os
 import sys
 import types
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.chat_safe import chat_safe
 from ..core.engine import Engine, RunContext
-from ..core.errors import StoreError
+from ..core.errors import StoreError, UserError
 from ..core.models import Delivery, Job, Mode, Owner, Payload, Schedule, ScheduleKind, Trigger
 from ..core.service import Actor, TaskService
 from ..core.settings import Settings
@@ -21,7 +23,9 @@ from .agent import AgentRunner
 from .commands import creation_text
 from .delivery import delivery_session
 from .executor import HostExecutor
+from .file_access import MediaRefused, owner_media_access
 from .targets import TargetResolver
+from .wake import WakeGate
 
 if TYPE_CHECKING:
     from astrbot.api.star import Context
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 PLUGIN_NAME = "astrbot_plugin_future_tasks"
 DB_FILE = "future_tasks.db"
 SKIP_ENV = "FUTURE_TASKS_SKIP_CRON"
+ROUTE_CACHE_SIZE = 10_000
+"""Users whose last route is remembered in memory (to skip unchanged writes)."""
 
 
 def _registry() -> dict[str, Engine]:
@@ -74,11 +80,31 @@ class Runtime:
             self.engine,
             settings,
             resolve_target=self.targets.resolve,
+            check_media=self.check_media,
+            provider_ids=self.provider_ids,
         )
+        self.wakes = WakeGate(settings, self.store, self.engine.agent_slots)
         self.opened = False
         self.error: str | None = None
-        self._routes: dict[str, str] = {}
+        self._routes: OrderedDict[str, str] = OrderedDict()  # recently used first out
         self._heartbeat: asyncio.Task[None] | None = None
+
+    def check_media(self, origin: str, sender_id: str, media: list[str]) -> None:
+        """A job's media, judged for its owner by AstrBot's file rule (at creation)."""
+        try:
+            owner_media_access(self.context, origin, sender_id).check_all(media)
+        except MediaRefused as exc:
+            raise UserError(str(exc)) from None
+
+    def provider_ids(self) -> list[str]:
+        """The chat providers AstrBot has loaded, for checking a task's ``model``."""
+        ids = []
+        for provider in self.context.get_all_providers():
+            try:
+                ids.append(str(provider.meta().id))
+            except Exception:  # a provider without metadata can not be chosen by id
+                continue
+        return ids
 
     async def open(self) -> None:
         """Open the database; a file that cannot be read leaves the plugin idle, not broken."""
@@ -123,18 +149,29 @@ class Runtime:
             if warning:
                 notes.append(warning)
         if not self.engine.started:
-            notes.append(f"note: the scheduler is off ({self.engine.off_reason}); it will not fire")
+            off = chat_safe(self.engine.off_reason)  # the full reason: /cron status, the log
+            notes.append(f"note: the scheduler is off ({off}); it will not fire")
         return creation_text(job, notes)
 
     async def remember_route(self, actor: Actor) -> None:
         """Record where the bot last talked with this user (written only when it changes)."""
-        if not self.opened or self._routes.get(actor.key) == actor.origin:
+        if not self.opened:
+            return
+        if self._routes.get(actor.key) == actor.origin:
+            self._routes.move_to_end(actor.key)
             return
         self._routes[actor.key] = actor.origin
+        self._routes.move_to_end(actor.key)
+        while len(self._routes) > ROUTE_CACHE_SIZE:  # bounded: the database has them all
+            self._routes.popitem(last=False)
         await self.store.set_route(actor.key, actor.origin, self.engine.clock.now_ms())
 
     async def wake(self, actor: Actor, text: str, next_heartbeat: bool) -> str:
         """A main-session event now, without a job (OpenClaw's ``system event``)."""
+        refusal = await self.wakes.refusal(actor, text)
+        if refusal:
+            return f"Error: {refusal}"
+        text = text.strip()
         now = self.engine.clock.now_ms()
         if next_heartbeat and self.settings.heartbeat_minutes > 0:
             await self.store.add_pending_event(actor.origin, None, text, now)
@@ -151,10 +188,16 @@ class Runtime:
             updated_at=now,
         )
         run = RunContext("wake", Trigger.MANUAL, None, now, False, lambda: None)
-        outcome = await self.agents.run_main(event, run, actor.origin)
+        timeout = max(1, self.settings.agent_timeout_seconds)
+        try:
+            async with self.wakes.running(actor), asyncio.timeout(timeout):
+                outcome = await self.agents.run_main(event, run, actor.origin)
+        except TimeoutError:
+            return f"Error: the event was not handled within {timeout} s"
         if outcome.ok:
             return "" if outcome.delivery == Delivery.DELIVERED else "The event was handled."
-        return f"Error: the event could not be handled: {outcome.error}"
+        error = outcome.error if actor.is_admin else chat_safe(outcome.error)
+        return f"Error: the event could not be handled: {error}"
 
     def start_heartbeat(self) -> None:
         """Wake main conversations every ``heartbeat_minutes`` to deliver waiting events."""

@@ -200,6 +200,7 @@ class WebApi:
             reason = self.runtime.error or "the plugin is starting or stopped"
             return _error(503, f"the task database is not available: {reason}")
         try:
+            _require_json()
             return json_response(await work(), status_code=status)
         except ApiError as exc:
             return _error(exc.status, exc.message)
@@ -372,6 +373,25 @@ async def _read_body(limit: int) -> bytes:
             raise too_big
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _require_json() -> None:
+    """A request that changes something sends JSON or nothing: a 415 for any other body
+    type, so a plain HTML form on another site can never post here with the dashboard's
+    login cookie (browsers send forms as urlencoded, multipart or text/plain)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    headers = request.headers
+    kind = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if kind == "application/json":
+        return
+    length = (headers.get("content-length") or "").strip()
+    has_body = (length.isdigit() and int(length) > 0) or bool(headers.get("transfer-encoding"))
+    if kind or has_body:
+        raise ApiError(
+            415,
+            f"the body must be JSON (Content-Type: application/json), not {kind or 'untyped'}",
+        )
 
 
 def _error(status: int, message: str) -> Any:

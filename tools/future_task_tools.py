@@ -18,6 +18,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from ..core import present
+from ..core.chat_safe import runs_seen_by
 from ..core.errors import NotFound, UserError
 from ..core.models import Job
 from ..core.service import MAX_LIST_LIMIT, JobChanges, JobSpec, describe_next_run
@@ -418,6 +419,7 @@ class HistoryTool(FutureTaskTool):
         if not runs:
             return f"Task {job.id} has not run yet; {describe_next_run(job)}."
         lines = [f"{len(runs)} of {total} runs of {job.id}, newest first:"]
+        runs = runs_seen_by(runs, actor.is_admin)  # a member's model relays it to the chat
         return "\n".join(lines + [present.run_line(r, job.schedule.tz) for r in runs])
 
 

@@ -61,6 +61,14 @@ DASHBOARD_PASSWORD = "FutureTasks2026"
 """Satisfies AstrBot's policy: >= 8 chars, upper, lower and digit."""
 TIMEZONE = "Asia/Shanghai"
 BOOT_TIMEOUT = 90.0
+PLUGIN_TEST_CONFIG = {
+    "send_limit_per_owner_per_hour": 0,
+    "send_limit_per_chat_per_minute": 0,
+    "create_limit_per_owner_per_hour": 0,
+}
+"""The plugin's settings for the suite: the flood limits are off, because one AstrBot
+serves every test file and the same few test users fire far more than a busy group
+would. tests/integration/test_security.py sets small limits on the live settings."""
 
 
 class AstrBotBootError(RuntimeError):
@@ -303,6 +311,16 @@ class AstrBot:
         runs, _ = self.run(self.plugin.service.store.runs_for(job_id))
         return runs
 
+    def finished_run(self, job_id: str, timeout: float = 40.0) -> Any:
+        """The newest finished run of ``job_id``, waited for (AssertionError if none)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = [r for r in self.runs(job_id) if r.status.value != "running"]
+            if runs:
+                return runs[0]
+            time.sleep(0.1)
+        raise AssertionError(f"no finished run of {job_id}: {self.runs(job_id)}")
+
     def umo(self, user_id: int | str, group: bool = False) -> str:
         """Unified message origin for a QQ private chat or group on the fake."""
         kind = "GroupMessage" if group else "FriendMessage"
@@ -367,6 +385,8 @@ class AstrBotRunner:
             telegram_file_base_url=self.telegram.file_base_url,
         )
         (data / "cmd_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        plugin_config = data / "config" / f"{PLUGIN_NAME}_config.json"
+        plugin_config.write_text(json.dumps(PLUGIN_TEST_CONFIG, indent=2), encoding="utf-8")
 
     def start(self) -> AstrBot:
         self._thread.start()

@@ -47,6 +47,7 @@ from tests.integration.harness import (
     DASHBOARD_PASSWORD,
     PLATFORM_ID,
     PLUGIN_NAME,
+    PLUGIN_TEST_CONFIG,
     REPO_ROOT,
     AstrBotBootError,
     build_config,
@@ -195,10 +196,10 @@ class AstrBotProcess:
         config["dashboard"]["enable"] = self.dashboard
         config.update(config_overrides or {})
         (data / "cmd_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-        if plugin_config is not None:
-            (data / "config" / f"{PLUGIN_NAME}_config.json").write_text(
-                json.dumps(dict(plugin_config), indent=2), encoding="utf-8"
-            )
+        (data / "config" / f"{PLUGIN_NAME}_config.json").write_text(
+            json.dumps({**PLUGIN_TEST_CONFIG, **(plugin_config or {})}, indent=2),
+            encoding="utf-8",
+        )
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -142,6 +142,10 @@ def test_errors_say_what_was_wrong_and_show_the_form(astrbot: AstrBot) -> None:
 
 
 def test_status(astrbot: AstrBot) -> None:
+    admin = int(astrbot.admin_id)
     mark = astrbot.onebot.mark()
-    status = _say(astrbot, USER_A, "/cron status", since=mark)
+    status = _say(astrbot, admin, "/cron status", since=mark)
     assert "scheduler: on" in status and "database: " in status and "tasks: " in status
+    mark = astrbot.onebot.mark()
+    mine = _say(astrbot, USER_A, "/cron status", since=mark)
+    assert "scheduler: on" in mine and "your tasks here: " in mine and "database" not in mine

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from core.models import Run
 from core.service import Actor, JobSpec
 from tests.integration.fakes.llm import LLMRequest, Reply
 from tests.integration.harness import AstrBot
@@ -29,16 +28,6 @@ from tests.integration.process import AstrBotProcess
 
 USER = 7601
 ONE_SHOT_RETRY_S = 30  # SPEC §6: a one-shot's first transient retry
-
-
-def _wait_finished_run(astrbot: AstrBot, job_id: str, timeout: float = 40.0) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = [r for r in astrbot.runs(job_id) if r.status.value != "running"]
-        if runs:
-            return runs[0]
-        time.sleep(0.1)
-    raise AssertionError(f"no finished run of {job_id}: {astrbot.runs(job_id)}")
 
 
 @contextlib.contextmanager
@@ -70,7 +59,7 @@ def test_a_model_error_fails_the_run_as_transient_and_schedules_a_retry(
     mark = astrbot.onebot.mark()
     with model_answering(astrbot, overloaded):
         job = _agent_job(astrbot, "summarize the news (model down)")
-        run = _wait_finished_run(astrbot, job.id)
+        run = astrbot.finished_run(job.id)
     assert run.status.value == "error" and run.delivery.value == "not-delivered", run
     assert "503" in (run.error or "") or "overload" in (run.error or "").lower(), run.error
     after = astrbot.run(astrbot.plugin.service.store.get_job(job.id))
@@ -96,7 +85,7 @@ def test_a_hanging_model_times_out_and_never_delays_a_plain_reminder(astrbot: As
         sent = astrbot.run(
             astrbot.onebot.wait_for_action(lambda a: a.text == "stand up", timeout=10, since=mark)
         )
-        run = _wait_finished_run(astrbot, agent.id, timeout=15)
+        run = astrbot.finished_run(agent.id, timeout=15)
     assert sent.at * 1000 - due < 1000, sent.at * 1000 - due  # on time, agent still waiting
     assert run.status.value == "timeout" and "timed out after 2" in (run.error or ""), run
     assert (run.ended_at or 0) - run.started_at < 4000, run

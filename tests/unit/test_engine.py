@@ -15,7 +15,7 @@ from core.policy import BACKOFF_MS, RETRY_MS, Outcome
 from core.schedule import ms_to_local
 from core.service import JobChanges
 
-from .conftest import ALICE, World, at, make_world
+from .conftest import ADMIN, ALICE, World, at, make_world
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -243,7 +243,7 @@ async def test_catch_up_skip_runs_nothing_and_records_missed(world: World):
 
 
 async def test_catch_up_all_runs_every_slot_in_order(world: World):
-    job = await world.create(message="hourly", cron="0 * * * *", catch_up="all")
+    job = await world.create(ADMIN, message="hourly", cron="0 * * * *", catch_up="all")
     await world.restart(down_until_ms=at("2026-01-05 13:10"))
     for _ in range(5):
         await world.at_time(world.clock.now_ms())
@@ -253,7 +253,7 @@ async def test_catch_up_all_runs_every_slot_in_order(world: World):
 
 
 async def test_slots_older_than_the_window_are_missed_not_run(world: World):
-    job = await world.create(message="report", cron="0 10 * * *", catch_up="all")
+    job = await world.create(ADMIN, message="report", cron="0 10 * * *", catch_up="all")
     await world.restart(down_until_ms=at("2026-01-08 09:00"))  # 3 days down, window 24 h
     for _ in range(3):
         await world.at_time(world.clock.now_ms())

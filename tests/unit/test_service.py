@@ -165,5 +165,5 @@ async def test_catch_up_default_comes_from_the_settings(world: World):
     world.settings.catch_up_default = "skip"
     assert (await world.create(ALICE, message="x", every="1h")).catch_up.value == "skip"
     assert (
-        await world.create(ALICE, message="x", every="1h", catch_up="all")
+        await world.create(ADMIN, message="x", every="1h", catch_up="all")
     ).catch_up.value == "all"
