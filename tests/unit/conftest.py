@@ -13,7 +13,7 @@ import pytest
 
 from core.clock import FakeClock
 from core.engine import Engine, RunContext
-from core.models import Delivery, Job, RunStatus
+from core.models import Delivery, Job, Owner, RunStatus
 from core.policy import Outcome
 from core.schedule import local_to_ms
 from core.service import Actor, JobSpec, TaskService
@@ -114,8 +114,8 @@ async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
 
 
 def _engine(store, executor, settings, clock, alerts) -> Engine:
-    async def alert(origin: str, text: str) -> None:
-        alerts.append((origin, text))
+    async def alert(owner: Owner, text: str) -> None:
+        alerts.append((owner.origin, text))
 
     return Engine(store, executor, settings, clock=clock, alert=alert)
 
