@@ -454,6 +454,9 @@
     db.title = s.database_path || "";
     $("#status-error-wrap").hidden = !s.last_error;
     $("#status-error").textContent = s.last_error || "";
+    const aside = s.set_aside || [];
+    $("#status-aside-wrap").hidden = !aside.length;
+    $("#status-aside").textContent = aside.map((a) => a.id + ": " + a.reason).join(" · ");
   }
 
   function statusBadges(status, delivery, late) {
