@@ -14,6 +14,7 @@ they follow, and a test holds the SQL to it.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from .models import CatchUp, Delivery, Job, Run, RunStatus, ScheduleKind, Trigger
@@ -203,7 +204,7 @@ class Step:
 
 def transition(job: Job, event: Event, now: int, cfg: Settings) -> Step:
     """The job after ``event`` at ``now``. ``job`` itself is left as it was."""
-    new = job.model_copy()  # shallow: a rule that changes a nested record copies it first
+    new = copy.copy(job)  # shallow: a rule that changes a nested record copies it first
     match event:
         case Created():
             return _arm(new, now)

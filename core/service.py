@@ -365,7 +365,7 @@ class TaskService:
             now = self.now
             rescheduled = self._apply_changes(job, changes, actor, now)
             enabled = None if changes.enabled is None else bool(changes.enabled)
-            job = transition(job, Edited(rescheduled, enabled), now, self.settings).job
+            job = self._edited(job, Edited(rescheduled, enabled), now)
             _ensure_storable(job)
             if changes.media:
                 self._check_job_media(job)
@@ -374,6 +374,19 @@ class TaskService:
                 self.engine.nudge()
                 return job
         raise Conflict(f"task {job_id} changed meanwhile (it is running often); try again")
+
+    def _edited(self, job: Job, event: Edited, now: int) -> Job:
+        """The job after the edit; a stored schedule the rules trip on (a task set aside)
+        is refused with what to do, not raised."""
+        try:
+            return transition(job, event, now, self.settings).job
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(
+                f"task {job.id} can not be scheduled as it is stored ({type(exc).__name__}: "
+                f"{exc}); give it a new schedule, e.g. /cron edit {job.id} 08:00"
+            ) from None
 
     def _apply_changes(self, job: Job, changes: JobChanges, actor: Actor, now: int) -> bool:
         """Set the edited fields on ``job``; whether its schedule (or zone) changed."""

@@ -364,11 +364,15 @@ class Store:
         """The jobs with these ids that still exist, inside a transaction."""
         return self.load_rows(await _rows_by_id(db, _JOB_COLUMNS, job_ids))
 
-    async def set_aside_jobs(self) -> list[dict[str, str]]:
-        """The jobs taken out of the schedule because they cannot go on, with the reason."""
-        rows = await self._fetchall(
-            "SELECT id, set_aside FROM jobs WHERE set_aside IS NOT NULL ORDER BY id"
-        )
+    async def set_aside_jobs(self, *, owner_key_is: str | None = None) -> list[dict[str, str]]:
+        """The jobs taken out of the schedule because they cannot go on, with the reason
+        (one owner's only, when given)."""
+        sql = "SELECT id, set_aside FROM jobs WHERE set_aside IS NOT NULL"
+        params: tuple[str, ...] = ()
+        if owner_key_is is not None:
+            sql += " AND owner_key=?"
+            params = (owner_key_is,)
+        rows = await self._fetchall(sql + " ORDER BY id", params)
         return [{"id": row[0], "reason": row[1]} for row in rows]
 
     async def list_jobs(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..core import cron_command, present
-from ..core.chat_safe import job_seen_by, runs_seen_by
+from ..core.chat_safe import chat_safe, job_seen_by, runs_seen_by
 from ..core.errors import UserError
 from ..core.models import Mode, ScheduleKind
 from ..core.schedule import format_local
@@ -157,11 +157,13 @@ class CronCommands:
         page = await self.service.list(actor, limit=1)
         active = await self.service.list(actor, enabled=True, limit=1)
         nxt = active.jobs[0] if active.jobs else None  # listed soonest first
+        aside = await self.service.store.set_aside_jobs(owner_key_is=actor.key)
         return "\n".join(
             [
                 f"scheduler: {state}",
                 f"your tasks here: {page.total} ({active.total} enabled)",
                 f"your next run: {present.state_words(nxt) if nxt else 'nothing scheduled'}",
+                *(f"set aside: {a['id']}: {chat_safe(a['reason'])}" for a in aside),
             ]
         )
 

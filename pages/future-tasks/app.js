@@ -465,6 +465,9 @@
     db.title = s.database_path || "";
     $("#status-error-wrap").hidden = !s.last_error;
     $("#status-error").textContent = s.last_error || "";
+    const aside = s.set_aside || [];
+    $("#status-aside-wrap").hidden = !aside.length;
+    $("#status-aside").textContent = aside.map((a) => a.id + ": " + a.reason).join(" · ");
   }
 
   /** Two schedulers at once: AstrBot's own future tasks are active and its agent still

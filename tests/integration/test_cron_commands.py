@@ -149,3 +149,31 @@ def test_status(astrbot: AstrBot) -> None:
     mark = astrbot.onebot.mark()
     mine = _say(astrbot, USER_A, "/cron status", since=mark)
     assert "scheduler: on" in mine and "your tasks here: " in mine and "database" not in mine
+
+
+def test_a_task_whose_row_no_longer_loads_is_set_aside_and_shown_in_status(
+    astrbot: AstrBot,
+) -> None:
+    """SPEC §6 "one job never stops the others", under the real AstrBot: the row is damaged
+    as a hand edit would damage it; the other task fires on time, the owner is told once,
+    and /cron status lists the task set aside with its reason."""
+    mark = astrbot.onebot.mark()
+    broken = _job_id(_say(astrbot, USER_B, "/cron add 5s broken one", since=mark))
+    store = astrbot.plugin.service.store
+    astrbot.run(
+        store.db.execute(
+            "UPDATE jobs SET body=json_set(body, '$.schedule.kind', 'weekly') WHERE id=?",
+            (broken,),
+        )
+    )
+    _say(astrbot, USER_B, "/cron add 3s still here", since=mark, starts="Created")
+    _wait_text(astrbot, "still here", mark)
+    notice = astrbot.run(
+        astrbot.onebot.wait_for_action(
+            lambda a: a.target == USER_B and "was set aside" in a.text, timeout=15, since=mark
+        )
+    )
+    assert broken in notice.text, notice.text
+    status = _say(astrbot, USER_B, "/cron status", since=astrbot.onebot.mark())
+    assert f"set aside: {broken}: job {broken} is stored in a form that cannot be read" in status
+    assert not [a for a in astrbot.onebot.sent(mark) if a.text == "broken one"]

@@ -281,3 +281,16 @@ async def test_a_one_shot_deleted_after_its_run_keeps_the_event_it_queued(world:
     await world.at_time(job.next_run_at)
     assert queued == [job.id] and await world.job(job.id) is None
     assert await world.store.take_pending_events(ALICE.origin) == ["standup"]
+
+
+async def test_resuming_a_task_set_aside_for_its_schedule_says_to_give_it_a_new_one(
+    world: World,
+):
+    broken = await world.create(message="broken", every="1h")
+    await _break_schedule(world, broken.id)
+    await world.at_time(broken.next_run_at)
+    with pytest.raises(UserError, match="give it a new schedule"):
+        await world.service.set_enabled(ALICE, broken.id, True)
+    fixed = await world.service.edit(ALICE, broken.id, JobChanges(every="2h"))
+    assert fixed.enabled and fixed.next_run_at == world.clock.now_ms() + 2 * HOUR
+    assert (await world.service.status())["set_aside"] == []
