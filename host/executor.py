@@ -68,7 +68,7 @@ class HostExecutor:
         if job.target.deliver is False:
             return Outcome(RunStatus.OK, Delivery.NOT_REQUESTED, output=text)
         try:
-            await send_with_retries(
+            delivery = await send_with_retries(
                 self.context,
                 session,
                 lambda: build_chain(text, job.payload.media),
@@ -80,8 +80,8 @@ class HostExecutor:
             return Outcome(
                 RunStatus.ERROR, Delivery.NOT_DELIVERED, error=str(exc), transient=exc.transient
             )
-        run.mark_delivered()
-        return Outcome(RunStatus.OK, Delivery.DELIVERED, output=text)
+        run.mark_delivered()  # also when unknown: it may have gone out, never send it twice
+        return Outcome(RunStatus.OK, delivery, output=text)
 
     async def alert(self, job: Job, text: str) -> None:
         """Tell a job's owner something went wrong (best effort: an alert never fails a run;
