@@ -27,9 +27,9 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -120,10 +120,14 @@ def build_config(
     llm_base_url: str,
     telegram_api_base_url: str | None = None,
     telegram_file_base_url: str | None = None,
+    extra_platforms: Sequence[dict[str, Any]] = (),
+    extra_admins: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Partial ``cmd_config.json``; AstrBot merges in defaults for missing keys.
 
-    With ``telegram_api_base_url`` a ``telegram`` platform (id ``tg``) is added.
+    With ``telegram_api_base_url`` a ``telegram`` platform (id ``tg``) is added;
+    ``extra_platforms`` (the loopback peers' entries, tests/integration/peers.py) and
+    ``extra_admins`` are appended.
     """
     platforms: list[dict[str, Any]] = [
         {
@@ -142,8 +146,9 @@ def build_config(
                 telegram_file_base_url or telegram_api_base_url.replace("/bot", "/file/bot"),
             )
         )
+    platforms.extend(extra_platforms)
     return {
-        "admins_id": ["astrbot", ADMIN_ID, TG_ADMIN_ID],
+        "admins_id": ["astrbot", ADMIN_ID, TG_ADMIN_ID, *extra_admins],
         "timezone": TIMEZONE,
         "log_level": "DEBUG",
         "disable_metrics": True,
@@ -256,6 +261,8 @@ class AstrBot:
     """Fake Telegram Bot API the ``tg`` platform polls."""
     lifecycle: Any = None
     """``astrbot.core.core_lifecycle.AstrBotCoreLifecycle``."""
+    peers: dict[str, Any] = field(default_factory=dict)
+    """Loopback peers by platform id (tests/integration/peers.py): ``peers["satori"].fake``."""
     platform_id: str = PLATFORM_ID
     telegram_platform_id: str = TG_PLATFORM_ID
     tg_admin_id: str = TG_ADMIN_ID
@@ -321,6 +328,13 @@ class AstrBot:
         kind = "GroupMessage" if group or thread_id is not None else "FriendMessage"
         return f"{self.telegram_platform_id}:{kind}:{session}"
 
+    def adapter(self, platform_id: str) -> Any:
+        """AstrBot's adapter instance of ``platform_id``."""
+        for inst in self.lifecycle.platform_manager.get_insts():
+            if inst.meta().id == platform_id:
+                return inst
+        raise LookupError(f"no platform {platform_id!r} loaded")
+
     @property
     def telegram_adapter(self) -> Any:
         """AstrBot's ``TelegramPlatformAdapter`` instance for the fake."""
@@ -333,7 +347,9 @@ class AstrBot:
 class AstrBotRunner:
     """Owns the background loop thread and the boot/shutdown sequence."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_peers: Sequence[Any] = ()) -> None:
+        """``extra_peers``: loopback chat services to boot with (tests/integration/peers.py)."""
+        self.peers = {peer.platform_id: peer for peer in extra_peers}
         self.home = Path(tempfile.mkdtemp(prefix="astrbot-it-"))
         self.loop = asyncio.new_event_loop()
         self.logs = LogCapture()
@@ -365,6 +381,8 @@ class AstrBotRunner:
             llm_base_url=self.llm.base_url,
             telegram_api_base_url=self.telegram.api_base_url,
             telegram_file_base_url=self.telegram.file_base_url,
+            extra_platforms=[peer.platform_config() for peer in self.peers.values()],
+            extra_admins=[a for peer in self.peers.values() for a in getattr(peer, "admins", ())],
         )
         (data / "cmd_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
@@ -372,6 +390,8 @@ class AstrBotRunner:
         self._thread.start()
         self._call(self.llm.start(), 10)
         self._call(self.telegram.start(), 10)
+        for peer in self.peers.values():
+            self._call(peer.start(), 10)
         ws_port, dashboard_port = free_port(), free_port()
         self._prepare_home(ws_port, dashboard_port)
 
@@ -394,6 +414,7 @@ class AstrBotRunner:
             telegram=self.telegram,
             logs=self.logs,
             dashboard_url=f"http://127.0.0.1:{dashboard_port}",
+            peers=self.peers,
         )
         self.handle = handle
         started: Future[Any] = Future()
@@ -404,6 +425,7 @@ class AstrBotRunner:
             self._call(self.onebot.connect(timeout=20), 30)
             self._wait_onebot_registered(handle)
             self._wait_telegram_polling(handle)
+            self._wait_peers()
         except BaseException:
             self.dump_logs()
             self.stop()
@@ -533,6 +555,16 @@ class AstrBotRunner:
                 f"calls: {calls}\n--- log tail ---\n{self.logs.tail()}"
             ) from exc
 
+    def _wait_peers(self) -> None:
+        for platform_id, peer in self.peers.items():
+            try:
+                self._call(peer.wait_ready(30), 40)
+            except TimeoutError as exc:
+                raise AstrBotBootError(
+                    f"platform {platform_id} did not connect to its fake: {exc}\n"
+                    f"--- log tail ---\n{self.logs.tail()}"
+                ) from exc
+
     # --------------------------------------------------------------- shutdown
 
     def stop(self) -> None:
@@ -552,6 +584,9 @@ class AstrBotRunner:
                 self._call(self.onebot.close(), 10)
         with contextlib.suppress(Exception):
             self._call(self.telegram.stop(), 10)
+        for peer in self.peers.values():
+            with contextlib.suppress(Exception):
+                self._call(peer.stop(), 10)
         with contextlib.suppress(Exception):
             self._call(self.llm.stop(), 10)
         self.loop.call_soon_threadsafe(self.loop.stop)
