@@ -145,7 +145,8 @@ class AgentRunner:
             except Exception as exc:  # one chat's failure must not stop the others
                 outcome = Outcome(RunStatus.ERROR, error=f"{type(exc).__name__}: {exc}")
                 logger.exception("[future tasks] heartbeat turn for %s failed", origin)
-            if not outcome.ok and outcome.delivery != Delivery.DELIVERED:
+            sent = outcome.delivery in (Delivery.DELIVERED, Delivery.UNKNOWN)  # maybe out
+            if not outcome.ok and not sent:
                 logger.warning(
                     f"[future tasks] heartbeat for {origin} failed ({outcome.error}); "
                     f"{len(events)} event(s) wait for the next heartbeat"
@@ -349,7 +350,7 @@ class AgentRunner:
                 problem = str(exc)
         output = _cut(answer or "\n".join(sender.sent), self.settings.max_message_chars)
         if sender.delivered:
-            return Outcome(RunStatus.OK, Delivery.DELIVERED, output=output, error=problem)
+            return Outcome(RunStatus.OK, sender.delivery, output=output, error=problem)
         if turn.deliver is False:
             return Outcome(RunStatus.OK, Delivery.NOT_REQUESTED, output=output)
         if not problem:
@@ -570,7 +571,7 @@ def _failed(sender: RunSender, message: str, transient: bool) -> Outcome:
     if sender.delivered:
         return Outcome(
             RunStatus.ERROR,
-            Delivery.DELIVERED,
+            sender.delivery,
             output="\n".join(sender.sent),
             error=message,
             transient=False,

@@ -19,6 +19,7 @@ from astrbot.core.agent.tool import FunctionTool
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
+from ..core.models import Delivery
 from .delivery import DeliveryError, send, send_with_retries
 from .messages import build_chain
 
@@ -53,6 +54,7 @@ class RunSender:
         self.sent: list[str] = []  # the text of every message that went out, in order
         self.errors: list[str] = []  # failed sends, for the run's record
         self.refused = 0  # messages refused by the limit
+        self.confirmed = 0  # sends the platform acknowledged (the rest: unknown)
         self._keys: set[tuple[str, tuple[str, ...]]] = set()
 
     @property
@@ -62,6 +64,12 @@ class RunSender:
     @property
     def delivered(self) -> bool:
         return bool(self.sent)
+
+    @property
+    def delivery(self) -> Delivery:
+        """What went out: ``delivered`` once the platform acknowledged a message, else
+        ``unknown`` (its adapter can not tell; host/platform_truth.py)."""
+        return Delivery.DELIVERED if self.confirmed else Delivery.UNKNOWN
 
     def already_sent(self, text: str, media: Sequence[str] = ()) -> bool:
         return _key(text, media) in self._keys
@@ -79,10 +87,13 @@ class RunSender:
             self.refused += 1
             return SendResult.LIMIT
         try:
-            await send_with_retries(self.context, self.session, lambda: build_chain(text, media))
+            delivery = await send_with_retries(
+                self.context, self.session, lambda: build_chain(text, media)
+            )
         except DeliveryError as exc:
             self.errors.append(str(exc))
             raise
+        self.confirmed += delivery == Delivery.DELIVERED
         self._record(key, text, media)
         return SendResult.SENT
 
@@ -97,10 +108,11 @@ class RunSender:
             self.refused += 1
             return SendResult.LIMIT
         try:
-            await send(self.context, self.session, chain)
+            delivery = await send(self.context, self.session, chain)
         except DeliveryError as exc:
             self.errors.append(str(exc))
             raise
+        self.confirmed += delivery == Delivery.DELIVERED
         self._record(key, text or "[media]", ())
         return SendResult.SENT
 

@@ -146,7 +146,7 @@ TRUTHS: dict[str, PlatformTruth] = {
         source="discord/discord_platform_adapter.py send_by_session returns while "
         "client.user is None; discord_platform_event.py DiscordPlatformEvent.send logs "
         "and swallows every error of channel.send (py-cord's HTTPClient session)",
-        ready=lambda platform: getattr(platform.client, "user", None) is not None,
+        ready=lambda platform: getattr(getattr(platform, "client", None), "user", None) is not None,
         sessions=_discord_sessions,
         send_paths=("/messages",),
     ),

@@ -1,5 +1,6 @@
-"""An admin's explicit targets on QQ (OneBot v11): a group number and a QQ number look
-alike, so the form must say which one is meant; a bare number is refused, not guessed."""
+"""QQ (OneBot v11): an admin's explicit targets (a group number and a QQ number look
+alike, so the form must say which one is meant; a bare number is refused, not guessed),
+and a send the OneBot side refuses."""
 
 from __future__ import annotations
 
@@ -48,3 +49,25 @@ def test_a_bare_qq_number_is_refused_with_the_forms_to_use(astrbot: AstrBot) -> 
                 _admin(astrbot), JobSpec(message="x", run_at="1h", channel="onebot", to="60604")
             )
         )
+
+
+def test_a_qq_refusal_is_recorded_as_not_delivered(astrbot: AstrBot) -> None:
+    """The OneBot side answers ``status: failed`` (e.g. the bot was removed from the group):
+    aiocqhttp raises ActionFailed, and the run says so."""
+
+    def refuse(params: dict) -> None:
+        raise RuntimeError("bot is not a member of this group")
+
+    astrbot.onebot.responders["send_group_msg"] = refuse
+    try:
+        actor = Actor(origin=astrbot.umo(60605, group=True), sender_id="60606")
+        job = astrbot.run(
+            astrbot.plugin.service.create(actor, JobSpec(message="refused qq", run_at="1s"))
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not astrbot.runs(job.id):
+            time.sleep(0.2)
+    finally:
+        astrbot.onebot.responders.pop("send_group_msg", None)
+    runs = astrbot.runs(job.id)
+    assert [(r.status.value, r.delivery.value) for r in runs] == [("error", "not-delivered")]
