@@ -310,6 +310,13 @@ class AstrBot:
         runs, _ = self.run(self.plugin.service.store.runs_for(job_id))
         return runs
 
+    def finished_runs(self, job_id: str, timeout: float = 15.0) -> list[Any]:
+        """The run history of ``job_id`` once it has a run (or ``timeout`` passed)."""
+        deadline = time.monotonic() + timeout
+        while not (runs := self.runs(job_id)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return runs
+
     def umo(self, user_id: int | str, group: bool = False) -> str:
         """Unified message origin for a QQ private chat or group on the fake."""
         kind = "GroupMessage" if group else "FriendMessage"

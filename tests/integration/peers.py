@@ -21,21 +21,38 @@ SATORI_ADMIN_ID = "30001"
 MISSKEY_ADMIN_ID = "40001"
 
 
-class SatoriPeer:
-    """The ``satori`` platform (id ``satori``) on :class:`FakeSatori`."""
+class LoopbackPeer:
+    """A fake chat service and the platform entry pointing its AstrBot adapter at it."""
 
-    platform_id = SATORI_ID
-    admins = (SATORI_ADMIN_ID,)
+    platform_id = ""
+    admins: tuple[str, ...] = ()
     """Platform user ids added to ``admins_id``."""
 
-    def __init__(self) -> None:
-        self.fake = FakeSatori()
+    def __init__(self, fake: Any) -> None:
+        self.fake = fake
 
     async def start(self) -> None:
         await self.fake.start()
 
     async def stop(self) -> None:
         await self.fake.stop()
+
+    def platform_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def wait_ready(self, timeout: float = 30) -> None:
+        """The adapter is connected to the fake."""
+        await self.fake.wait_connected(timeout)
+
+
+class SatoriPeer(LoopbackPeer):
+    """The ``satori`` platform (id ``satori``) on :class:`FakeSatori`."""
+
+    platform_id = SATORI_ID
+    admins = (SATORI_ADMIN_ID,)
+
+    def __init__(self) -> None:
+        super().__init__(FakeSatori())
 
     def platform_config(self) -> dict[str, Any]:
         return {
@@ -51,27 +68,22 @@ class SatoriPeer:
         }
 
     async def wait_ready(self, timeout: float = 30) -> None:
-        """The adapter identified and got READY."""
-        await self.fake.wait_connected(timeout)
+        """The adapter identified (READY follows at once unless the test holds it)."""
+        await super().wait_ready(timeout)
         async with asyncio.timeout(timeout):
             while not self.fake.identified:
                 await asyncio.sleep(0.05)
 
 
-class MisskeyPeer:
-    """The ``misskey`` platform (id ``misskey``) on :class:`FakeMisskey`."""
+class MisskeyPeer(LoopbackPeer):
+    """The ``misskey`` platform (id ``misskey``) on :class:`FakeMisskey`; ready once the
+    adapter knows its account and listens on its main channel."""
 
     platform_id = MISSKEY_ID
     admins = (MISSKEY_ADMIN_ID,)
 
     def __init__(self) -> None:
-        self.fake = FakeMisskey()
-
-    async def start(self) -> None:
-        await self.fake.start()
-
-    async def stop(self) -> None:
-        await self.fake.stop()
+        super().__init__(FakeMisskey())
 
     def platform_config(self) -> dict[str, Any]:
         return {
@@ -83,10 +95,6 @@ class MisskeyPeer:
             "misskey_default_visibility": "public",
             "misskey_enable_chat": True,
         }
-
-    async def wait_ready(self, timeout: float = 30) -> None:
-        """The adapter knows who it is and listens on its main channel."""
-        await self.fake.wait_connected(timeout)
 
 
 def loopback_peers() -> list[Any]:

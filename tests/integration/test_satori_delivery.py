@@ -45,7 +45,13 @@ def _admin() -> Actor:
 
 
 def _history(astrbot: AstrBot, job_id: str) -> list[tuple[str, str]]:
-    return [(r.status.value, r.delivery.value) for r in astrbot.runs(job_id)]
+    return [(r.status.value, r.delivery.value) for r in astrbot.finished_runs(job_id)]
+
+
+def _remind(astrbot: AstrBot, user_id: str, text: str):
+    """A member's reminder due in 1 s, asked for in their private channel."""
+    actor = Actor(origin=f"{SATORI_ID}:FriendMessage:private:{user_id}", sender_id=user_id)
+    return astrbot.run(astrbot.plugin.service.create(actor, JobSpec(message=text, run_at="1s")))
 
 
 def test_a_reminder_made_in_a_satori_private_chat_arrives_there_once(
@@ -102,9 +108,7 @@ def test_a_satori_server_error_is_retried_and_the_reminder_delivered_once(
 ) -> None:
     satori.fail_next(MESSAGE_CREATE, 502)
     mark = satori.mark()
-    actor = Actor(origin=f"{SATORI_ID}:FriendMessage:private:3103", sender_id="3103")
-    job = astrbot.run(astrbot.plugin.service.create(actor, JobSpec(message="flaky satori",
-                                                                   run_at="1s")))  # fmt: skip
+    job = _remind(astrbot, "3103", "flaky satori")
     delivered = _arrived(astrbot, satori, "flaky satori", mark, timeout=30)
     failed = [c for c in satori.sent(mark) if text_of(c) == "flaky satori" and not c.ok]
     assert [c.status for c in failed] == [502]
@@ -119,14 +123,9 @@ def test_a_satori_refusal_is_recorded_as_not_delivered_without_retrying(
 ) -> None:
     satori.fail_next(MESSAGE_CREATE, 403)
     mark = satori.mark()
-    actor = Actor(origin=f"{SATORI_ID}:FriendMessage:private:3104", sender_id="3104")
-    job = astrbot.run(astrbot.plugin.service.create(actor, JobSpec(message="refused satori",
-                                                                   run_at="1s")))  # fmt: skip
+    job = _remind(astrbot, "3104", "refused satori")
     astrbot.run(satori.wait_for_call(lambda c: c.status == 403, since=mark, timeout=20), 25)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not astrbot.runs(job.id):
-        time.sleep(0.2)
-    runs = astrbot.runs(job.id)
+    runs = astrbot.finished_runs(job.id)
     assert [(r.status.value, r.delivery.value) for r in runs] == [("error", "not-delivered")]
     assert "HTTP 403" in (runs[0].error or "")
     assert len(satori.sent(mark)) == 1  # not retried
@@ -139,9 +138,7 @@ def test_a_reminder_due_while_satori_is_disconnected_goes_out_once_after_it_reco
     astrbot.run(satori.drop_connections())
     try:
         mark = satori.mark()
-        actor = Actor(origin=f"{SATORI_ID}:FriendMessage:private:3105", sender_id="3105")
-        job = astrbot.run(astrbot.plugin.service.create(actor, JobSpec(message="held satori",
-                                                                       run_at="1s")))  # fmt: skip
+        job = _remind(astrbot, "3105", "held satori")
         time.sleep(3)
         assert satori.sent(mark) == []  # nothing tried while the adapter has no connection
     finally:
