@@ -75,7 +75,12 @@ _FIELDS: dict[str, dict[str, Any]] = {
         "description": "Deliver on another platform (its id), or 'last' for where the user last "
         "talked with you. Leave empty to deliver to this chat.",
     },
-    "to": {**_STR, "description": "Chat id on that platform (admins only). Empty: this chat."},
+    "to": {
+        **_STR,
+        "description": "Chat on that platform (admins only), in its form: QQ group:<n> or "
+        "user:<n>; Slack, Discord, Satori channel:<id> or user:<id>; Lark oc_ chat or ou_ "
+        "user id; Misskey user:<id> or room:<id>; Telegram chat id. Empty: this chat.",
+    },
     "delete_after_run": {
         **_BOOL,
         "description": "One-time tasks are deleted after a successful run unless false.",
