@@ -72,7 +72,7 @@ async def send(context: Context, session: str, chain: MessageChain) -> Delivery:
     except Exception as exc:
         raise DeliveryError(
             f"sending to {session} failed: {type(exc).__name__}: {exc}",
-            transient=is_transient(exc),
+            transient=is_transient(exc) or is_platform_down(exc),
             platform_down=is_platform_down(exc),
         ) from exc
     if not found:
