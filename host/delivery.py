@@ -15,7 +15,7 @@ from ..core.store import Store, owner_key
 from .addresses import address
 from .failures import is_platform_down, is_transient
 from .http_witness import witnessing
-from .platform_truth import SendRefused, truth_for
+from .platform_truth import PlatformTruth, SendRefused, truth_for
 from .targets import private_origin
 
 if TYPE_CHECKING:
@@ -86,13 +86,25 @@ async def _send_and_judge(
     """AstrBot's send, watched the way the platform's truth entry says."""
     truth = truth_for(platform.meta().name)
     session_id = session.split(":", 2)[2]
-    before = await truth.marker(platform, session_id) if truth.marker else None
+    before = await _read_marker(truth, platform, session_id)
     with witnessing(truth.sessions(platform) if truth.sessions else []) as witness:
         found = await context.send_message(session, chain)
     delivery = truth.verdict(witness if truth.sessions else None)
-    if truth.marker and before != await truth.marker(platform, session_id):
+    after = await _read_marker(truth, platform, session_id)
+    if truth.marker and before != after:
         delivery = Delivery.DELIVERED
     return found, delivery
+
+
+async def _read_marker(truth: PlatformTruth, platform: Any, session_id: str) -> Any:
+    """The truth entry's marker, or None: a failed read leaves the send ``unknown`` (it
+    must never turn a send that happened into a failure that is sent again)."""
+    if truth.marker is None:
+        return None
+    try:
+        return await truth.marker(platform, session_id)
+    except Exception:
+        return None
 
 
 def loaded_platform(context: Context, session: str) -> Any | None:

@@ -15,6 +15,7 @@ from ..core.settings import Settings
 from ..core.store import Store
 from .delivery import SEND_RETRY_DELAYS, DeliveryError, delivery_session, send_with_retries
 from .messages import build_chain
+from .targets import private_origin
 
 if TYPE_CHECKING:
     from astrbot.api.star import Context
@@ -89,7 +90,7 @@ class HostExecutor:
         try:
             await send_with_retries(
                 self.context,
-                job.owner.origin,
+                private_origin(job.owner.origin),  # a Misskey note thread: a chat message
                 lambda: build_chain(f"[future tasks] {text}", []),
                 self.retry_delays,
             )
