@@ -91,20 +91,23 @@ async def _send_and_judge(
         found = await context.send_message(session, chain)
     delivery = truth.verdict(witness if truth.sessions else None)
     after = await _read_marker(truth, platform, session_id)
-    if truth.marker and before != after:
+    if truth.marker and _UNREAD not in (before, after) and before != after:
         delivery = Delivery.DELIVERED
     return found, delivery
 
 
+_UNREAD = object()
+
+
 async def _read_marker(truth: PlatformTruth, platform: Any, session_id: str) -> Any:
-    """The truth entry's marker, or None: a failed read leaves the send ``unknown`` (it
-    must never turn a send that happened into a failure that is sent again)."""
+    """The truth entry's marker; _UNREAD when reading failed, which leaves the send
+    ``unknown`` (it must never turn a send that happened into a failure sent again)."""
     if truth.marker is None:
-        return None
+        return _UNREAD
     try:
         return await truth.marker(platform, session_id)
     except Exception:
-        return None
+        return _UNREAD
 
 
 def loaded_platform(context: Context, session: str) -> Any | None:
