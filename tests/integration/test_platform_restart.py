@@ -30,6 +30,8 @@ def proc() -> Iterator[AstrBotProcess]:
             process.run(peer.wait_ready(30), 40)
         yield process
     finally:
+        for peer in process.peers.values():  # release requests a failed test left waiting
+            process.loop.loop.call_soon_threadsafe(peer.fake.ready_gate.set)
         process.close()
         process.dump_log("astrbot-platform-restart.log")
         process.cleanup()
