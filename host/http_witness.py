@@ -34,6 +34,12 @@ class Answer:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    def describe(self) -> str:
+        """``POST /path with HTTP 403`` (or with the network error)."""
+        return f"{self.method} {self.path} with " + (
+            f"HTTP {self.status}" if self.status else self.error
+        )
+
     @property
     def transient(self) -> bool:
         """A network error, a rate limit or a server error: trying later may work."""

@@ -61,9 +61,12 @@ class PlatformTruth:
         if witness is None or not witness.watched:
             return Delivery.UNKNOWN
         answers = [a for a in witness.answers if a.path.endswith(self.send_paths)]
-        if not answers:
+        if not answers:  # e.g. Discord's channel lookup failed, so no send was made
+            troubled = [a for a in witness.answers if not a.ok]
             raise SendRefused(
-                "the adapter sent nothing (see AstrBot's log for why)", transient=False
+                "the adapter sent nothing"
+                + (f" after {troubled[-1].describe()}" if troubled else " (see AstrBot's log)"),
+                transient=any(a.transient for a in troubled),
             )
         return _judge(answers[-1])
 
@@ -71,11 +74,7 @@ class PlatformTruth:
 def _judge(answer: Answer) -> Delivery:
     if answer.ok:
         return Delivery.DELIVERED
-    what = f"HTTP {answer.status}" if answer.status else answer.error
-    raise SendRefused(
-        f"the chat service answered {answer.method} {answer.path} with {what}",
-        transient=answer.transient,
-    )
+    raise SendRefused(f"the chat service answered {answer.describe()}", transient=answer.transient)
 
 
 def _satori_ready(platform: Any) -> bool:

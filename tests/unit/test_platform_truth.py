@@ -77,11 +77,19 @@ def test_the_last_answer_counts_after_the_adapters_own_retries() -> None:
     assert _verdict("misskey", seen) == "delivered"
 
 
-def test_a_watched_adapter_that_sent_nothing_is_a_permanent_failure() -> None:
-    seen = _seen(Answer("GET", "/api/v10/channels/42", 404))  # the channel lookup, no send
-    with pytest.raises(truth.SendRefused) as nothing:
-        _verdict("discord", seen)
-    assert not nothing.value.transient
+def test_a_watched_adapter_that_sent_nothing_failed_as_its_last_request_did() -> None:
+    lookup = "/api/v10/channels/42"  # Discord's channel lookup; no send followed
+    with pytest.raises(truth.SendRefused) as missing:
+        _verdict("discord", _seen(Answer("GET", lookup, 404)))
+    assert not missing.value.transient and "GET /api/v10/channels/42 with HTTP 404" in str(
+        missing.value
+    )
+    with pytest.raises(truth.SendRefused) as overloaded:
+        _verdict("discord", _seen(Answer("GET", lookup, 503)))
+    assert overloaded.value.transient
+    with pytest.raises(truth.SendRefused) as silent:
+        _verdict("misskey", _seen())  # e.g. an empty message the adapter skipped
+    assert not silent.value.transient
 
 
 def test_an_adapter_whose_session_could_not_be_watched_is_unknown() -> None:
