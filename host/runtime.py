@@ -153,7 +153,8 @@ class Runtime:
         run = RunContext("wake", Trigger.MANUAL, None, now, False, lambda: None)
         outcome = await self.agents.run_main(event, run, actor.origin)
         if outcome.ok:
-            return "" if outcome.delivery == Delivery.DELIVERED else "The event was handled."
+            sent = outcome.delivery in (Delivery.DELIVERED, Delivery.UNKNOWN)
+            return "" if sent else "The event was handled."
         return f"Error: the event could not be handled: {outcome.error}"
 
     def start_heartbeat(self) -> None:
