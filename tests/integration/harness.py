@@ -311,11 +311,15 @@ class AstrBot:
         return runs
 
     def finished_runs(self, job_id: str, timeout: float = 15.0) -> list[Any]:
-        """The run history of ``job_id`` once it has a run (or ``timeout`` passed)."""
+        """The run history of ``job_id`` once it has runs and none is still running (or
+        ``timeout`` passed)."""
         deadline = time.monotonic() + timeout
-        while not (runs := self.runs(job_id)) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            runs = self.runs(job_id)
+            if runs and all(r.status.value != "running" for r in runs):
+                return runs
             time.sleep(0.2)
-        return runs
+        return self.runs(job_id)
 
     def umo(self, user_id: int | str, group: bool = False) -> str:
         """Unified message origin for a QQ private chat or group on the fake."""

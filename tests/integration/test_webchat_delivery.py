@@ -4,6 +4,7 @@ page shows when opened. The plugin records ``delivered`` only once that row is t
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -32,7 +33,7 @@ def _wait_for(astrbot: AstrBot, conversation: str, text: str, timeout: float = 2
 
 
 def _history(astrbot: AstrBot, job_id: str) -> list[tuple[str, str]]:
-    return [(r.status.value, r.delivery.value) for r in astrbot.runs(job_id)]
+    return [(r.status.value, r.delivery.value) for r in astrbot.finished_runs(job_id)]
 
 
 def test_a_reminder_made_in_a_webchat_conversation_arrives_there_once(astrbot: AstrBot) -> None:
@@ -63,3 +64,25 @@ def test_an_admins_explicit_webchat_target_arrives_in_that_conversation(
     )
     assert _wait_for(astrbot, conversation, text) == 1
     assert _history(astrbot, job.id) == [("ok", "delivered")]
+
+
+def test_a_reminder_streamed_to_an_open_webchat_page_is_recorded_unknown(astrbot: AstrBot) -> None:
+    """With a page streaming the conversation, the adapter hands the message to that page
+    (webchat_adapter.py ``send_by_session`` -> ``WebChatMessageEvent._send``) and nothing
+    tells the plugin whether it was shown: ``unknown``, not ``delivered``."""
+    from astrbot.core.platform.sources.webchat.webchat_queue_mgr import webchat_queue_mgr
+
+    async def open_page():
+        return webchat_queue_mgr.get_or_create_back_queue("ft-page-1", "ft-conv-4")
+
+    page = astrbot.run(open_page())
+    try:
+        actor = Actor(origin="webchat:FriendMessage:webchat!astrbot!ft-conv-4", sender_id="astrbot")
+        job = astrbot.run(
+            astrbot.plugin.service.create(actor, JobSpec(message="webchat streamed", run_at="1s"))
+        )
+        item = astrbot.run(asyncio.wait_for(page.get(), 15), 20)
+        assert item["data"] == "webchat streamed"
+        assert _history(astrbot, job.id) == [("ok", "unknown")]
+    finally:
+        astrbot.loop.call_soon_threadsafe(webchat_queue_mgr.remove_back_queue, "ft-page-1")
