@@ -98,6 +98,15 @@ def _discord_sessions(platform: Any) -> list[Any]:
     return [session] if session is not None and hasattr(session, "trace_configs") else []
 
 
+async def _webchat_last_saved(platform: Any, session_id: str) -> Any:
+    """The newest row of the conversation in AstrBot's platform message history."""
+    from astrbot.core import db_helper
+
+    conversation = session_id.split("!", 2)[2] if session_id.startswith("webchat!") else session_id
+    rows = await db_helper.get_platform_message_history("webchat", conversation, 1, 1)
+    return rows[0].id if rows else None
+
+
 TRUTHS: dict[str, PlatformTruth] = {
     "aiocqhttp": PlatformTruth(
         source="aiocqhttp/aiocqhttp_platform_adapter.py send_by_session -> "
@@ -149,24 +158,14 @@ TRUTHS: dict[str, PlatformTruth] = {
         sessions=_discord_sessions,
         send_paths=("/messages",),
     ),
+    "webchat": PlatformTruth(
+        source="webchat/webchat_adapter.py send_by_session: with no page listening it saves the "
+        "message to the platform message history (_save_proactive_message, errors only logged); "
+        "with a page open it streams it to that page, which saves it later",
+        marker=_webchat_last_saved,
+    ),
 }
 
-
-async def _webchat_last_saved(platform: Any, session_id: str) -> Any:
-    """The newest row of the conversation in AstrBot's platform message history."""
-    from astrbot.core import db_helper
-
-    conversation = session_id.split("!", 2)[2] if session_id.startswith("webchat!") else session_id
-    rows = await db_helper.get_platform_message_history("webchat", conversation, 1, 1)
-    return rows[0].id if rows else None
-
-
-TRUTHS["webchat"] = PlatformTruth(
-    source="webchat/webchat_adapter.py send_by_session: with no page listening it saves the "
-    "message to the platform message history (_save_proactive_message, errors only logged); "
-    "with a page open it streams it to that page, which saves it later",
-    marker=_webchat_last_saved,
-)
 
 UNVERIFIED = PlatformTruth(
     source="an adapter this plugin has not checked: its result can not be told apart "
