@@ -101,7 +101,8 @@ class AgentRunner:
         except Exception as exc:  # one chat's failure must not stop the others
             outcome = Outcome(RunStatus.ERROR, error=f"{type(exc).__name__}: {exc}")
             logger.exception("[future tasks] heartbeat turn for %s failed", origin)
-        if not outcome.ok and outcome.delivery != Delivery.DELIVERED:
+        sent = outcome.delivery in (Delivery.DELIVERED, Delivery.UNKNOWN)  # maybe out
+        if not outcome.ok and not sent:
             logger.warning(
                 f"[future tasks] heartbeat for {origin} failed ({outcome.error}); "
                 f"{len(events)} event(s) wait for the next heartbeat"

@@ -50,7 +50,7 @@ async def deliver_answer(
             problem = str(exc)
     output = cut(answer or "\n".join(sender.sent), max_chars)
     if sender.delivered:
-        return Outcome(RunStatus.OK, Delivery.DELIVERED, output=output, error=problem)
+        return Outcome(RunStatus.OK, sender.delivery, output=output, error=problem)
     if deliver is False:
         return Outcome(RunStatus.OK, Delivery.NOT_REQUESTED, output=output)
     if not problem:
@@ -75,7 +75,7 @@ def failed_turn(sender: RunSender, message: str, transient: bool) -> Outcome:
     if sender.delivered:
         return Outcome(
             RunStatus.ERROR,
-            Delivery.DELIVERED,
+            sender.delivery,
             output="\n".join(sender.sent),
             error=message,
             transient=transient,

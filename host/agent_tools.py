@@ -18,6 +18,7 @@ from astrbot.core.agent.tool import FunctionTool
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
+from ..core.models import Delivery
 from .delivery import DeliveryError, send, send_with_retries
 from .file_access import MediaAccess, MediaRefused, media_access_for
 from .messages import build_chain
@@ -52,6 +53,7 @@ class RunSender:
         self.on_delivered = on_delivered
         self.sent: list[str] = []  # the text of every message that went out, in order
         self.errors: list[str] = []  # failed sends, for the run's record
+        self.confirmed = 0  # sends the platform acknowledged (the rest: unknown)
         self._keys: set[tuple[str, tuple[str, ...]]] = set()
 
     @property
@@ -61,6 +63,12 @@ class RunSender:
     @property
     def delivered(self) -> bool:
         return bool(self.sent)
+
+    @property
+    def delivery(self) -> Delivery:
+        """What went out: ``delivered`` once the platform acknowledged a message, else
+        ``unknown`` (its adapter can not tell; host/platform_truth.py)."""
+        return Delivery.DELIVERED if self.confirmed else Delivery.UNKNOWN
 
     def already_sent(self, text: str, media: Sequence[str] = ()) -> bool:
         return _key(text, media) in self._keys
@@ -77,10 +85,13 @@ class RunSender:
         if self.count >= self.limit:
             return SendResult.LIMIT
         try:
-            await send_with_retries(self.context, self.session, lambda: build_chain(text, media))
+            delivery = await send_with_retries(
+                self.context, self.session, lambda: build_chain(text, media)
+            )
         except DeliveryError as exc:
             self.errors.append(str(exc))
             raise
+        self.confirmed += delivery == Delivery.DELIVERED
         self._record(key, text, media)
         return SendResult.SENT
 
@@ -94,10 +105,11 @@ class RunSender:
         if self.count >= self.limit:
             return SendResult.LIMIT
         try:
-            await send(self.context, self.session, chain)
+            delivery = await send(self.context, self.session, chain)
         except DeliveryError as exc:
             self.errors.append(str(exc))
             raise
+        self.confirmed += delivery == Delivery.DELIVERED
         self._record(key, text or "[media]", ())
         return SendResult.SENT
 

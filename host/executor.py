@@ -18,6 +18,7 @@ from .delivery import SEND_RETRY_DELAYS, DeliveryError, delivery_session, send_w
 from .file_access import MediaRefused, is_admin_sender, owner_media_access
 from .messages import build_chain
 from .send_limits import SendLimits
+from .targets import private_origin
 
 if TYPE_CHECKING:
     from astrbot.api.star import Context
@@ -103,7 +104,7 @@ class HostExecutor:
         except MediaRefused as exc:
             return Outcome(RunStatus.ERROR, Delivery.NOT_DELIVERED, error=f"media refused: {exc}")
         try:
-            await send_with_retries(
+            delivery = await send_with_retries(
                 self.context,
                 session,
                 lambda: build_chain(text, media),
@@ -115,8 +116,8 @@ class HostExecutor:
             return Outcome(
                 RunStatus.ERROR, Delivery.NOT_DELIVERED, error=str(exc), transient=exc.transient
             )
-        run.mark_delivered()
-        return Outcome(RunStatus.OK, Delivery.DELIVERED, output=text)
+        run.mark_delivered()  # also when unknown: it may have gone out, never send it twice
+        return Outcome(RunStatus.OK, delivery, output=text)
 
     async def alert(self, owner: Owner, text: str) -> None:
         """Tell a job's owner, in the chat where they created it, something went wrong
@@ -128,7 +129,7 @@ class HostExecutor:
         try:
             await send_with_retries(
                 self.context,
-                owner.origin,
+                private_origin(owner.origin),  # a Misskey note thread: a chat message
                 lambda: build_chain(f"[future tasks] {text}", []),
                 self.retry_delays,
             )

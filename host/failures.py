@@ -29,10 +29,13 @@ def is_transient(error: BaseException | str) -> bool:
     return bool(_TRANSIENT_TEXT.search(f"{kind} {error}"))
 
 
-_PLATFORM_DOWN_TEXT = re.compile(r"not ?connected|api ?not ?available", re.IGNORECASE)
+_PLATFORM_DOWN_TEXT = re.compile(
+    r"not ?connected|api ?not ?available|client is not initiali[sz]ed", re.IGNORECASE
+)
 
 
 def is_platform_down(error: BaseException) -> bool:
     """The platform has no live connection (OneBot's ``ApiNotAvailable``: the QQ side has
-    not dialled in yet after a restart). Nothing went out, so trying again soon is safe."""
+    not dialled in yet after a restart; Lark's "IM API client is not initialized" before
+    its client is built). Nothing went out, so trying again soon is safe."""
     return bool(_PLATFORM_DOWN_TEXT.search(f"{type(error).__name__} {error}"))

@@ -195,7 +195,8 @@ class Runtime:
         except TimeoutError:
             return f"Error: the event was not handled within {timeout} s"
         if outcome.ok:
-            return "" if outcome.delivery == Delivery.DELIVERED else "The event was handled."
+            sent = outcome.delivery in (Delivery.DELIVERED, Delivery.UNKNOWN)
+            return "" if sent else "The event was handled."
         error = outcome.error if actor.is_admin else chat_safe(outcome.error)
         return f"Error: the event could not be handled: {error}"
 

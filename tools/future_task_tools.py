@@ -90,9 +90,10 @@ _FIELDS: dict[str, dict[str, Any]] = {
     },
     "to": {
         **_STR,
-        "description": "The chat on that platform (admins only): a Telegram chat id "
-        "'-1001234567890' or with a topic '-1001234567890:topic:123', 'channel:<id>' / "
-        "'user:<id>' on Slack, Discord, Mattermost, or a full session 'platform:GroupMessage:id'. "
+        "description": "Chat on that platform (admins only), in its form: QQ group:<n> or "
+        "user:<n>; Slack, Discord, Satori channel:<id> or user:<id>; Lark oc_ chat or ou_ "
+        "user id; Misskey user:<id> or room:<id>; Telegram chat id '-1001234567890' or a "
+        "topic '-1001234567890:topic:123'; or a full session 'platform:GroupMessage:id'. "
         "Empty: this chat.",
     },
     "delete_after_run": {

@@ -12,13 +12,15 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.harness import AstrBot, AstrBotRunner
+from tests.integration.peers import loopback_peers
 
 
 @pytest.fixture(scope="session")
 def astrbot() -> Iterator[AstrBot]:
     """The running AstrBot with the plugin loaded, the fake OneBot connected and the
-    telegram adapter long-polling the fake Bot API (``astrbot.telegram``)."""
-    runner = AstrBotRunner()
+    telegram adapter long-polling the fake Bot API (``astrbot.telegram``) and every
+    loopback peer of tests/integration/peers.py connected (``astrbot.peers``)."""
+    runner = AstrBotRunner(extra_peers=loopback_peers())
     handle = runner.start()  # raises AstrBotBootError (with log lines) on failure
     try:
         yield handle

@@ -27,9 +27,9 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,7 +60,8 @@ DASHBOARD_USER = "astrbot"
 DASHBOARD_PASSWORD = "FutureTasks2026"
 """Satisfies AstrBot's policy: >= 8 chars, upper, lower and digit."""
 TIMEZONE = "Asia/Shanghai"
-BOOT_TIMEOUT = 90.0
+BOOT_TIMEOUT = 180.0
+"""Generous: on a loaded 2-core machine importing and starting AstrBot alone took over 90 s."""
 PLUGIN_TEST_CONFIG = {
     "send_limit_per_owner_per_hour": 0,
     "send_limit_per_chat_per_minute": 0,
@@ -128,10 +129,14 @@ def build_config(
     llm_base_url: str,
     telegram_api_base_url: str | None = None,
     telegram_file_base_url: str | None = None,
+    extra_platforms: Sequence[dict[str, Any]] = (),
+    extra_admins: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Partial ``cmd_config.json``; AstrBot merges in defaults for missing keys.
 
-    With ``telegram_api_base_url`` a ``telegram`` platform (id ``tg``) is added.
+    With ``telegram_api_base_url`` a ``telegram`` platform (id ``tg``) is added;
+    ``extra_platforms`` (the loopback peers' entries, tests/integration/peers.py) and
+    ``extra_admins`` are appended.
     """
     platforms: list[dict[str, Any]] = [
         {
@@ -150,8 +155,9 @@ def build_config(
                 telegram_file_base_url or telegram_api_base_url.replace("/bot", "/file/bot"),
             )
         )
+    platforms.extend(extra_platforms)
     return {
-        "admins_id": ["astrbot", ADMIN_ID, TG_ADMIN_ID],
+        "admins_id": ["astrbot", ADMIN_ID, TG_ADMIN_ID, *extra_admins],
         "timezone": TIMEZONE,
         "log_level": "DEBUG",
         "disable_metrics": True,
@@ -264,6 +270,8 @@ class AstrBot:
     """Fake Telegram Bot API the ``tg`` platform polls."""
     lifecycle: Any = None
     """``astrbot.core.core_lifecycle.AstrBotCoreLifecycle``."""
+    peers: dict[str, Any] = field(default_factory=dict)
+    """Loopback peers by platform id (tests/integration/peers.py): ``peers["satori"].fake``."""
     platform_id: str = PLATFORM_ID
     telegram_platform_id: str = TG_PLATFORM_ID
     tg_admin_id: str = TG_ADMIN_ID
@@ -311,15 +319,23 @@ class AstrBot:
         runs, _ = self.run(self.plugin.service.store.runs_for(job_id))
         return runs
 
-    def finished_run(self, job_id: str, timeout: float = 40.0) -> Any:
-        """The newest finished run of ``job_id``, waited for (AssertionError if none)."""
+    def finished_runs(self, job_id: str, timeout: float = 15.0) -> list[Any]:
+        """The run history of ``job_id`` once it has runs and none is still running (or
+        ``timeout`` passed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            runs = [r for r in self.runs(job_id) if r.status.value != "running"]
-            if runs:
-                return runs[0]
-            time.sleep(0.1)
-        raise AssertionError(f"no finished run of {job_id}: {self.runs(job_id)}")
+            runs = self.runs(job_id)
+            if runs and all(r.status.value != "running" for r in runs):
+                return runs
+            time.sleep(0.2)
+        return self.runs(job_id)
+
+    def finished_run(self, job_id: str, timeout: float = 40.0) -> Any:
+        """The newest finished run of ``job_id``, waited for (AssertionError if none)."""
+        runs = [r for r in self.finished_runs(job_id, timeout) if r.status.value != "running"]
+        if not runs:
+            raise AssertionError(f"no finished run of {job_id}: {self.runs(job_id)}")
+        return runs[0]
 
     def umo(self, user_id: int | str, group: bool = False) -> str:
         """Unified message origin for a QQ private chat or group on the fake."""
@@ -339,6 +355,13 @@ class AstrBot:
         kind = "GroupMessage" if group or thread_id is not None else "FriendMessage"
         return f"{self.telegram_platform_id}:{kind}:{session}"
 
+    def adapter(self, platform_id: str) -> Any:
+        """AstrBot's adapter instance of ``platform_id``."""
+        for inst in self.lifecycle.platform_manager.get_insts():
+            if inst.meta().id == platform_id:
+                return inst
+        raise LookupError(f"no platform {platform_id!r} loaded")
+
     @property
     def telegram_adapter(self) -> Any:
         """AstrBot's ``TelegramPlatformAdapter`` instance for the fake."""
@@ -351,7 +374,9 @@ class AstrBot:
 class AstrBotRunner:
     """Owns the background loop thread and the boot/shutdown sequence."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_peers: Sequence[Any] = ()) -> None:
+        """``extra_peers``: loopback chat services to boot with (tests/integration/peers.py)."""
+        self.peers = {peer.platform_id: peer for peer in extra_peers}
         self.home = Path(tempfile.mkdtemp(prefix="astrbot-it-"))
         self.loop = asyncio.new_event_loop()
         self.logs = LogCapture()
@@ -383,6 +408,8 @@ class AstrBotRunner:
             llm_base_url=self.llm.base_url,
             telegram_api_base_url=self.telegram.api_base_url,
             telegram_file_base_url=self.telegram.file_base_url,
+            extra_platforms=[peer.platform_config() for peer in self.peers.values()],
+            extra_admins=[a for peer in self.peers.values() for a in getattr(peer, "admins", ())],
         )
         (data / "cmd_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         plugin_config = data / "config" / f"{PLUGIN_NAME}_config.json"
@@ -392,6 +419,8 @@ class AstrBotRunner:
         self._thread.start()
         self._call(self.llm.start(), 10)
         self._call(self.telegram.start(), 10)
+        for peer in self.peers.values():
+            self._call(peer.start(), 10)
         ws_port, dashboard_port = free_port(), free_port()
         self._prepare_home(ws_port, dashboard_port)
 
@@ -414,6 +443,7 @@ class AstrBotRunner:
             telegram=self.telegram,
             logs=self.logs,
             dashboard_url=f"http://127.0.0.1:{dashboard_port}",
+            peers=self.peers,
         )
         self.handle = handle
         started: Future[Any] = Future()
@@ -424,6 +454,7 @@ class AstrBotRunner:
             self._call(self.onebot.connect(timeout=20), 30)
             self._wait_onebot_registered(handle)
             self._wait_telegram_polling(handle)
+            self._wait_peers()
         except BaseException:
             self.dump_logs()
             self.stop()
@@ -553,6 +584,16 @@ class AstrBotRunner:
                 f"calls: {calls}\n--- log tail ---\n{self.logs.tail()}"
             ) from exc
 
+    def _wait_peers(self) -> None:
+        for platform_id, peer in self.peers.items():
+            try:
+                self._call(peer.wait_ready(30), 40)
+            except TimeoutError as exc:
+                raise AstrBotBootError(
+                    f"platform {platform_id} did not connect to its fake: {exc}\n"
+                    f"--- log tail ---\n{self.logs.tail()}"
+                ) from exc
+
     # --------------------------------------------------------------- shutdown
 
     def stop(self) -> None:
@@ -572,6 +613,9 @@ class AstrBotRunner:
                 self._call(self.onebot.close(), 10)
         with contextlib.suppress(Exception):
             self._call(self.telegram.stop(), 10)
+        for peer in self.peers.values():
+            with contextlib.suppress(Exception):
+                self._call(peer.stop(), 10)
         with contextlib.suppress(Exception):
             self._call(self.llm.stop(), 10)
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -33,7 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -136,6 +136,7 @@ class AstrBotProcess:
         plugin_config: Mapping[str, Any] | None = None,
         config_overrides: Mapping[str, Any] | None = None,
         command: list[str] | None = None,
+        extra_peers: Sequence[Any] = (),
     ) -> None:
         """
         Args:
@@ -147,6 +148,8 @@ class AstrBotProcess:
                 ``data/config/astrbot_plugin_future_tasks_config.json``.
             config_overrides: top-level keys replaced in ``cmd_config.json``.
             command: the command line (default ``.venv/bin/astrbot run``).
+            extra_peers: loopback chat services (tests/integration/peers.py), started here
+                and kept across restarts; ``peers[platform_id].fake`` in tests.
         """
         self.home = Path(home) if home else Path(tempfile.mkdtemp(prefix="astrbot-proc-"))
         self.dashboard = dashboard
@@ -158,6 +161,9 @@ class AstrBotProcess:
         self.loop = LoopThread()
         self.llm = FakeLLM()
         self.loop.run(self.llm.start(), 10)
+        self.peers = {peer.platform_id: peer for peer in extra_peers}
+        for peer in self.peers.values():
+            self.loop.run(peer.start(), 10)
         self.onebot = FakeOneBot(
             f"ws://127.0.0.1:{self.ws_port}/ws", self_id=BOT_SELF_ID, reconnect=True
         )
@@ -192,6 +198,8 @@ class AstrBotProcess:
             ws_port=self.ws_port,
             dashboard_port=self.dashboard_port,
             llm_base_url=self.llm.base_url,
+            extra_platforms=[peer.platform_config() for peer in self.peers.values()],
+            extra_admins=[a for peer in self.peers.values() for a in getattr(peer, "admins", ())],
         )
         config["dashboard"]["enable"] = self.dashboard
         config.update(config_overrides or {})
@@ -416,6 +424,9 @@ class AstrBotProcess:
                 self.loop.run(self.onebot.close(), 10)
             with contextlib.suppress(Exception):
                 self.loop.run(self.llm.stop(), 10)
+            for peer in self.peers.values():
+                with contextlib.suppress(Exception):
+                    self.loop.run(peer.stop(), 10)
             self.loop.stop()
 
     def cleanup(self) -> None:
