@@ -29,9 +29,9 @@ import time
 import traceback
 from collections.abc import Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tests.integration.fakes.llm import DEFAULT_MODEL, FakeLLM
 from tests.integration.fakes.onebot import FakeOneBot
@@ -65,6 +65,27 @@ BOOT_TIMEOUT = 90.0
 
 class AstrBotBootError(RuntimeError):
     """AstrBot (or the plugin under test) did not come up."""
+
+
+class PlatformPeer(Protocol):
+    """A fake chat service that adds one platform to the boot (Slack, Lark, Discord…).
+
+    The harness starts it before AstrBot, puts :meth:`platform_config` into
+    ``cmd_config.json``, calls :meth:`point_sdk` before AstrBot is imported (for SDKs whose
+    base URL is no config key) and waits until :meth:`connected` says the adapter is up.
+    """
+
+    platform_id: str
+
+    async def start(self, port: int = 0) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def platform_config(self) -> dict[str, Any]: ...
+
+    def point_sdk(self) -> None: ...
+
+    def connected(self, adapter: Any) -> bool: ...
 
 
 def run_on_loop[R](
@@ -120,10 +141,12 @@ def build_config(
     llm_base_url: str,
     telegram_api_base_url: str | None = None,
     telegram_file_base_url: str | None = None,
+    extra_platforms: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Partial ``cmd_config.json``; AstrBot merges in defaults for missing keys.
 
-    With ``telegram_api_base_url`` a ``telegram`` platform (id ``tg``) is added.
+    With ``telegram_api_base_url`` a ``telegram`` platform (id ``tg``) is added;
+    ``extra_platforms`` (entries of :class:`PlatformPeer`) are appended as they are.
     """
     platforms: list[dict[str, Any]] = [
         {
@@ -142,6 +165,7 @@ def build_config(
                 telegram_file_base_url or telegram_api_base_url.replace("/bot", "/file/bot"),
             )
         )
+    platforms.extend(extra_platforms or [])
     return {
         "admins_id": ["astrbot", ADMIN_ID, TG_ADMIN_ID],
         "timezone": TIMEZONE,
@@ -256,6 +280,8 @@ class AstrBot:
     """Fake Telegram Bot API the ``tg`` platform polls."""
     lifecycle: Any = None
     """``astrbot.core.core_lifecycle.AstrBotCoreLifecycle``."""
+    peers: dict[str, Any] = field(default_factory=dict)
+    """Extra fake platforms (:class:`PlatformPeer`) by platform id."""
     platform_id: str = PLATFORM_ID
     telegram_platform_id: str = TG_PLATFORM_ID
     tg_admin_id: str = TG_ADMIN_ID
@@ -324,16 +350,21 @@ class AstrBot:
     @property
     def telegram_adapter(self) -> Any:
         """AstrBot's ``TelegramPlatformAdapter`` instance for the fake."""
+        return self.adapter(self.telegram_platform_id)
+
+    def adapter(self, platform_id: str) -> Any:
+        """AstrBot's adapter instance of the platform ``platform_id``."""
         for inst in self.lifecycle.platform_manager.get_insts():
-            if inst.meta().id == self.telegram_platform_id:
+            if inst.meta().id == platform_id:
                 return inst
-        raise LookupError(f"no platform {self.telegram_platform_id!r} loaded")
+        raise LookupError(f"no platform {platform_id!r} loaded")
 
 
 class AstrBotRunner:
     """Owns the background loop thread and the boot/shutdown sequence."""
 
-    def __init__(self) -> None:
+    def __init__(self, peers: list[PlatformPeer] | None = None) -> None:
+        self.peers = list(peers or [])
         self.home = Path(tempfile.mkdtemp(prefix="astrbot-it-"))
         self.loop = asyncio.new_event_loop()
         self.logs = LogCapture()
@@ -365,6 +396,7 @@ class AstrBotRunner:
             llm_base_url=self.llm.base_url,
             telegram_api_base_url=self.telegram.api_base_url,
             telegram_file_base_url=self.telegram.file_base_url,
+            extra_platforms=[peer.platform_config() for peer in self.peers],
         )
         (data / "cmd_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
@@ -372,6 +404,9 @@ class AstrBotRunner:
         self._thread.start()
         self._call(self.llm.start(), 10)
         self._call(self.telegram.start(), 10)
+        for peer in self.peers:
+            self._call(peer.start(), 10)
+            peer.point_sdk()
         ws_port, dashboard_port = free_port(), free_port()
         self._prepare_home(ws_port, dashboard_port)
 
@@ -394,6 +429,7 @@ class AstrBotRunner:
             telegram=self.telegram,
             logs=self.logs,
             dashboard_url=f"http://127.0.0.1:{dashboard_port}",
+            peers={peer.platform_id: peer for peer in self.peers},
         )
         self.handle = handle
         started: Future[Any] = Future()
@@ -404,6 +440,7 @@ class AstrBotRunner:
             self._call(self.onebot.connect(timeout=20), 30)
             self._wait_onebot_registered(handle)
             self._wait_telegram_polling(handle)
+            self._wait_peers_connected(handle)
         except BaseException:
             self.dump_logs()
             self.stop()
@@ -533,6 +570,22 @@ class AstrBotRunner:
                 f"calls: {calls}\n--- log tail ---\n{self.logs.tail()}"
             ) from exc
 
+    def _wait_peers_connected(self, handle: AstrBot) -> None:
+        """Every extra platform's adapter has logged in to its fake."""
+
+        async def connected(peer: PlatformPeer) -> None:
+            while not peer.connected(handle.adapter(peer.platform_id)):
+                await asyncio.sleep(0.05)
+
+        for peer in self.peers:
+            try:
+                self._call(asyncio.wait_for(connected(peer), 30), 35)
+            except (TimeoutError, LookupError) as exc:
+                raise AstrBotBootError(
+                    f"platform {peer.platform_id!r} did not connect to its fake: {exc!r}\n"
+                    f"--- log tail ---\n{self.logs.tail()}"
+                ) from exc
+
     # --------------------------------------------------------------- shutdown
 
     def stop(self) -> None:
@@ -552,6 +605,9 @@ class AstrBotRunner:
                 self._call(self.onebot.close(), 10)
         with contextlib.suppress(Exception):
             self._call(self.telegram.stop(), 10)
+        for peer in self.peers:
+            with contextlib.suppress(Exception):
+                self._call(peer.stop(), 10)
         with contextlib.suppress(Exception):
             self._call(self.llm.stop(), 10)
         self.loop.call_soon_threadsafe(self.loop.stop)

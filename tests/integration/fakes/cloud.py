@@ -1,0 +1,167 @@
+"""What the fake cloud chat services (Slack, Lark, Discord) share: an aiohttp server on
+127.0.0.1, a record of every API call AstrBot made, waiting on those records, and faults
+injected into chosen calls so delivery failures can be tested.
+
+Each fake subclasses :class:`CloudPeer`, adds its routes in :meth:`CloudPeer.routes` and
+records calls with :meth:`CloudPeer.record`. All coroutines run on one event loop (the
+harness's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.integration.fakes.recording import wait_for_record
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One request AstrBot made to a fake cloud service."""
+
+    method: str
+    """HTTP method, or ``WS`` for a frame AstrBot sent over the event socket."""
+    path: str
+    """URL path (``/api/chat.postMessage``, ``/api/v10/channels/1/messages``…)."""
+    body: dict[str, Any]
+    status: int = 200
+    """HTTP status the fake answered with."""
+    chat: str = ""
+    """Where a message went (channel / chat id), for calls that post one."""
+    text: str = ""
+    """The text of a posted message."""
+    monotonic: float = field(default_factory=time.monotonic)
+
+    @property
+    def delivered(self) -> bool:
+        """A message the fake accepted (2xx) into :attr:`chat`."""
+        return bool(self.chat) and 200 <= self.status < 300
+
+
+@dataclass
+class Fault:
+    """Answer the next ``times`` calls whose ``METHOD path`` matches ``pattern`` with an
+    error instead of the normal answer (``status`` and a platform-shaped ``body``)."""
+
+    pattern: str
+    status: int
+    body: dict[str, Any]
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and re.search(self.pattern, f"{method} {path}") is not None
+
+
+class CloudPeer:
+    """Base of the fake cloud services: lifecycle, call records and faults."""
+
+    platform_type = ""
+    """AstrBot adapter type this fake serves (``discord``, ``slack``, ``lark``)."""
+
+    def __init__(self) -> None:
+        self.calls: list[ApiCall] = []
+        self.faults: list[Fault] = []
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._changed: asyncio.Condition | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def base_url(self) -> str:
+        assert self.port is not None, "start() first"
+        return f"http://127.0.0.1:{self.port}"
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1 (``port=0`` picks a free port; a restart passes the old one)."""
+        self._changed = asyncio.Condition()
+        app = web.Application()
+        self.routes(app)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ------------------------------------------------------------------ records
+
+    async def record(self, call: ApiCall) -> ApiCall:
+        self.calls.append(call)
+        if self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
+        return call
+
+    def mark(self) -> int:
+        """Index to pass as ``since`` so a later wait ignores earlier calls."""
+        return len(self.calls)
+
+    def delivered(self, since: int = 0, chat: str | None = None) -> list[ApiCall]:
+        """Messages the fake accepted from index ``since`` (into ``chat`` if given)."""
+        return [c for c in self.calls[since:] if c.delivered and (chat is None or c.chat == chat)]
+
+    def texts(self, since: int = 0, chat: str | None = None) -> list[str]:
+        return [c.text for c in self.delivered(since, chat)]
+
+    async def wait_for_call(
+        self, predicate: Callable[[ApiCall], bool], *, timeout: float = 15.0, since: int = 0
+    ) -> ApiCall:
+        assert self._changed is not None, "start() first"
+        return await wait_for_record(
+            self.calls,
+            self._changed,
+            predicate,
+            timeout=timeout,
+            since=since,
+            describe=lambda calls: (
+                "calls: " + repr([(c.method, c.path, c.status, c.chat, c.text) for c in calls])
+            ),
+        )
+
+    async def wait_for_message(
+        self, chat: str, text: str, *, timeout: float = 15.0, since: int = 0, prefix: bool = False
+    ) -> ApiCall:
+        """The first accepted message into ``chat`` whose text is ``text`` (or starts with
+        it, with ``prefix``: command replies)."""
+
+        def match(call: ApiCall) -> bool:
+            same = call.text.startswith(text) if prefix else call.text == text
+            return call.delivered and call.chat == chat and same
+
+        return await self.wait_for_call(match, timeout=timeout, since=since)
+
+    # ------------------------------------------------------------------- faults
+
+    def fail(self, pattern: str, status: int, body: dict[str, Any], times: int = 1) -> Fault:
+        """Make the next ``times`` calls matching ``pattern`` (a regex on ``"METHOD
+        /path"``) answer ``status`` with ``body``; returns the fault (``times`` counts down)."""
+        fault = Fault(pattern, status, body, times)
+        self.faults.append(fault)
+        return fault
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """The fault that answers this call, if any (its count goes down by one)."""
+        for fault in self.faults:
+            if fault.matches(method, path):
+                fault.times -= 1
+                return fault
+        return None
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
