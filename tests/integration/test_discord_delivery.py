@@ -9,6 +9,7 @@ import time
 import pytest
 
 from core.service import Actor, JobSpec
+from tests.integration.cloud_checks import arrives_once, outcomes, replied
 from tests.integration.fakes.discord import CHANNEL_ID, MISSING_ACCESS, FakeDiscord
 from tests.integration.harness import AstrBot
 
@@ -28,30 +29,13 @@ def _admin(astrbot: AstrBot, discord: FakeDiscord) -> Actor:
     return Actor(origin=f"discord:FriendMessage:{dm}", sender_id=USER, is_admin=True)
 
 
-def _arrives_once(astrbot: AstrBot, fake, chat: str, text: str, since: int) -> None:
-    """``text`` reaches ``chat`` and, a second later, still only once."""
-    astrbot.run(fake.wait_for_message(chat, text, timeout=20, since=since), timeout=25)
-    time.sleep(1)
-    assert fake.texts(since, chat).count(text) == 1, fake.texts(since)
-
-
-def _statuses(astrbot: AstrBot, job_id: str, timeout: float = 20) -> list[tuple[str, str]]:
-    """(status, delivery) of each run, once the newest run has finished."""
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = astrbot.runs(job_id)
-        if (runs and runs[0].status.value != "running") or time.monotonic() > deadline:
-            return [(r.status.value, r.delivery.value) for r in runs]
-        time.sleep(0.2)
-
-
 def test_a_reminder_made_in_a_discord_dm_arrives_once_in_that_dm(
     astrbot: AstrBot, discord: FakeDiscord
 ) -> None:
     mark = discord.mark()
     dm = astrbot.run(discord.push_dm("930000000000000011", "/cron add 3s hello from dm"))
-    astrbot.run(discord.wait_for_message(dm, "Created", since=mark, prefix=True))
-    _arrives_once(astrbot, discord, dm, "hello from dm", mark)
+    replied(astrbot, discord, dm, mark)
+    arrives_once(astrbot, discord, dm, "hello from dm", mark)
 
 
 def test_a_reminder_made_in_a_guild_channel_arrives_once_in_that_channel(
@@ -59,8 +43,8 @@ def test_a_reminder_made_in_a_guild_channel_arrives_once_in_that_channel(
 ) -> None:
     mark = discord.mark()
     astrbot.run(discord.push_channel_message("930000000000000012", "/cron add 3s channel hello"))
-    astrbot.run(discord.wait_for_message(CHANNEL_ID, "Created", since=mark, prefix=True))
-    _arrives_once(astrbot, discord, CHANNEL_ID, "channel hello", mark)
+    replied(astrbot, discord, CHANNEL_ID, mark)
+    arrives_once(astrbot, discord, CHANNEL_ID, "channel hello", mark)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +57,7 @@ def test_an_admin_target_naming_a_discord_channel_reaches_it(
     text = f"to the channel via {to.split(':')[0]}"
     spec = JobSpec(message=text, run_at="1s", channel="discord", to=to)
     astrbot.run(astrbot.plugin.service.create(_admin(astrbot, discord), spec))
-    _arrives_once(astrbot, discord, CHANNEL_ID, text, mark)
+    arrives_once(astrbot, discord, CHANNEL_ID, text, mark)
 
 
 @pytest.mark.xfail(
@@ -90,8 +74,8 @@ def test_an_admin_target_naming_a_discord_user_reaches_their_dm(
     mark = discord.mark()
     spec = JobSpec(message="to the user", run_at="1s", channel="discord", to=f"user:{user}")
     job = astrbot.run(astrbot.plugin.service.create(_admin(astrbot, discord), spec))
-    _arrives_once(astrbot, discord, discord.dm_channel_of(user), "to the user", mark)
-    assert _statuses(astrbot, job.id) == [("ok", "delivered")]
+    arrives_once(astrbot, discord, discord.dm_channel_of(user), "to the user", mark)
+    assert outcomes(astrbot, job.id) == [("ok", "delivered")]
 
 
 def test_an_admin_target_naming_a_dm_session_reaches_that_dm(
@@ -102,7 +86,7 @@ def test_an_admin_target_naming_a_dm_session_reaches_that_dm(
     to = f"discord:FriendMessage:{dm}"
     spec = JobSpec(message="to the dm session", run_at="1s", to=to)
     astrbot.run(astrbot.plugin.service.create(_admin(astrbot, discord), spec))
-    _arrives_once(astrbot, discord, dm, "to the dm session", mark)
+    arrives_once(astrbot, discord, dm, "to the dm session", mark)
 
 
 def test_a_discord_5xx_is_retried_and_delivered_once(
@@ -113,9 +97,9 @@ def test_a_discord_5xx_is_retried_and_delivered_once(
     actor = Actor(origin=f"discord:FriendMessage:{dm}", sender_id="930000000000000015")
     mark = discord.mark()
     job = astrbot.run(astrbot.plugin.service.create(actor, JobSpec(message="flaky", run_at="1s")))
-    _arrives_once(astrbot, discord, dm, "flaky", mark)
+    arrives_once(astrbot, discord, dm, "flaky", mark)
     assert [c.status for c in discord.calls[mark:] if c.chat == dm] == [502, 200]
-    assert _statuses(astrbot, job.id) == [("ok", "delivered")]
+    assert outcomes(astrbot, job.id) == [("ok", "delivered")]
 
 
 @pytest.mark.xfail(
@@ -133,7 +117,7 @@ def test_a_discord_403_is_recorded_as_not_delivered(astrbot: AstrBot, discord: F
         astrbot.plugin.service.create(actor, JobSpec(message="forbidden", run_at="1s"))
     )
     astrbot.run(discord.wait_for_call(lambda c: c.status == 403, since=mark, timeout=20))
-    assert _statuses(astrbot, job.id) == [("error", "not-delivered")]
+    assert outcomes(astrbot, job.id) == [("error", "not-delivered")]
 
 
 def _reconnect_held(astrbot: AstrBot, discord: FakeDiscord) -> None:
@@ -170,5 +154,5 @@ def test_a_discord_reminder_due_before_login_is_sent_once_after_login(
         assert discord.texts(mark, dm) == []
     finally:
         discord.login_gate.set()
-    _arrives_once(astrbot, discord, dm, "after ready", mark)
-    assert _statuses(astrbot, job.id) == [("ok", "delivered")]
+    arrives_once(astrbot, discord, dm, "after ready", mark)
+    assert outcomes(astrbot, job.id) == [("ok", "delivered")]
