@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.fakes.discord import FakeDiscord
+from tests.integration.fakes.lark import FakeLark
 from tests.integration.fakes.slack import FakeSlack
 from tests.integration.harness import AstrBot, AstrBotRunner
 
@@ -21,7 +22,7 @@ def astrbot() -> Iterator[AstrBot]:
     """The running AstrBot with the plugin loaded, the fake OneBot connected and the
     telegram adapter long-polling the fake Bot API (``astrbot.telegram``), and the cloud
     platforms logged in to their fakes (``astrbot.peers["discord"]``…)."""
-    runner = AstrBotRunner(peers=[FakeDiscord(), FakeSlack()])
+    runner = AstrBotRunner(peers=[FakeDiscord(), FakeSlack(), FakeLark()])
     handle = runner.start()  # raises AstrBotBootError (with log lines) on failure
     try:
         yield handle

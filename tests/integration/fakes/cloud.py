@@ -3,22 +3,24 @@
 injected into chosen calls so delivery failures can be tested.
 
 Each fake subclasses :class:`CloudPeer`, adds its routes in :meth:`CloudPeer.routes` and
-records calls with :meth:`CloudPeer.record`. All coroutines run on one event loop (the
-harness's).
+records calls with :meth:`CloudPeer.record`. A fake serves on the loop that starts it
+(the harness's), or with ``own_loop`` on a loop thread of its own: an SDK that makes
+blocking HTTP calls on AstrBot's loop (lark_oapi uses ``requests``) would otherwise wait
+for a server that cannot answer. Waiting on records polls, so it works from any loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-
-from tests.integration.fakes.recording import wait_for_record
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,18 @@ class CloudPeer:
 
     platform_type = ""
     """AstrBot adapter type this fake serves (``discord``, ``slack``, ``lark``)."""
+    own_loop = False
+    """Serve on a loop thread of its own instead of the caller's loop."""
 
     def __init__(self) -> None:
         self.calls: list[ApiCall] = []
         self.faults: list[Fault] = []
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
-        self._changed: asyncio.Condition | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        """Open event sockets (gateway, Socket Mode, long connection)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -83,7 +90,21 @@ class CloudPeer:
 
     async def start(self, port: int = 0) -> None:
         """Listen on 127.0.0.1 (``port=0`` picks a free port; a restart passes the old one)."""
-        self._changed = asyncio.Condition()
+        if self.own_loop and self._thread is None:
+            loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=loop.run_forever, name=type(self).__name__)
+            self._thread.daemon = True
+            self._thread.start()
+            self._loop = loop
+        await self.in_peer(self._serve(port))
+
+    async def in_peer[R](self, coro: Coroutine[object, object, R]) -> R:
+        """Run ``coro`` on the fake's own loop (at once when that is the caller's loop)."""
+        if self._loop is None or self._loop is asyncio.get_running_loop():
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    async def _serve(self, port: int) -> None:
         app = web.Application()
         self.routes(app)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
@@ -95,17 +116,24 @@ class CloudPeer:
         self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
+        await self.in_peer(self._shutdown())
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop = self._thread = None
+
+    async def _shutdown(self) -> None:
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
     # ------------------------------------------------------------------ records
 
-    async def record(self, call: ApiCall) -> ApiCall:
+    def record(self, call: ApiCall) -> ApiCall:
         self.calls.append(call)
-        if self._changed is not None:
-            async with self._changed:
-                self._changed.notify_all()
         return call
 
     def mark(self) -> int:
@@ -122,17 +150,18 @@ class CloudPeer:
     async def wait_for_call(
         self, predicate: Callable[[ApiCall], bool], *, timeout: float = 15.0, since: int = 0
     ) -> ApiCall:
-        assert self._changed is not None, "start() first"
-        return await wait_for_record(
-            self.calls,
-            self._changed,
-            predicate,
-            timeout=timeout,
-            since=since,
-            describe=lambda calls: (
-                "calls: " + repr([(c.method, c.path, c.status, c.chat, c.text) for c in calls])
-            ),
-        )
+        """The first call from index ``since`` that matches ``predicate``."""
+        deadline = time.monotonic() + timeout
+        checked = since
+        while True:
+            for call in self.calls[checked:]:
+                if predicate(call):
+                    return call
+                checked += 1
+            if time.monotonic() > deadline:
+                seen = [(c.method, c.path, c.status, c.chat, c.text) for c in self.calls[since:]]
+                raise TimeoutError(f"nothing matching within {timeout}s; calls: {seen}")
+            await asyncio.sleep(0.05)
 
     async def wait_for_message(
         self, chat: str, text: str, *, timeout: float = 15.0, since: int = 0, prefix: bool = False

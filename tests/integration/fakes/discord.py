@@ -88,7 +88,6 @@ class FakeDiscord(CloudPeer):
         self.commands: list[dict[str, Any]] = []
         self._ids = itertools.count(920000000000000001)
         self._seq = itertools.count(1)
-        self._sockets: list[web.WebSocketResponse] = []
         self._logins: set[asyncio.Future[None]] = set()
 
     @property
@@ -131,12 +130,6 @@ class FakeDiscord(CloudPeer):
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v{version}/{path:.*}", self._rest)
-
-    async def stop(self) -> None:
-        for ws in list(self._sockets):
-            with contextlib.suppress(Exception):
-                await ws.close()
-        await super().stop()
 
     # ---------------------------------------------------------------- inbound
 
@@ -201,7 +194,7 @@ class FakeDiscord(CloudPeer):
 
     async def _on_frame(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
         op = frame.get("op")
-        await self.record(ApiCall("WS", f"op{op}", frame.get("d") or {}))
+        self.record(ApiCall("WS", f"op{op}", frame.get("d") or {}))
         if op == OP_HEARTBEAT:
             await ws.send_json({"op": OP_HEARTBEAT_ACK})
         elif op == OP_IDENTIFY and frame["d"].get("token") == self.token:
@@ -331,7 +324,7 @@ class FakeDiscord(CloudPeer):
         if method == "POST" and path.startswith("/channels/") and path.endswith("/messages"):
             chat, text = path.split("/")[2], str(body.get("content", ""))
         payload = body if isinstance(body, dict) else {"items": body}
-        await self.record(ApiCall(method, path, payload, status, chat, text))
+        self.record(ApiCall(method, path, payload, status, chat, text))
         if status == 204:
             return web.Response(status=204)
         # py-cord decodes JSON only for exactly "application/json" (no charset).

@@ -59,7 +59,6 @@ class FakeSlack(CloudPeer):
         """IM (DM) channel id -> the user it is with."""
         self.acked: list[str] = []
         """``envelope_id`` of every event the adapter acknowledged."""
-        self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
 
     # ------------------------------------------------------------ harness hooks
@@ -95,12 +94,6 @@ class FakeSlack(CloudPeer):
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link", self._socket)
-
-    async def stop(self) -> None:
-        for ws in list(self._sockets):
-            with contextlib.suppress(Exception):
-                await ws.close()
-        await super().stop()
 
     # ----------------------------------------------------------------- inbound
 
@@ -174,7 +167,7 @@ class FakeSlack(CloudPeer):
                 if msg.type == WSMsgType.TEXT:
                     frame = json.loads(msg.data)
                     self.acked.append(str(frame.get("envelope_id", "")))
-                    await self.record(ApiCall("WS", "ack", frame))
+                    self.record(ApiCall("WS", "ack", frame))
         finally:
             self._sockets.remove(ws)
         return ws
@@ -198,7 +191,7 @@ class FakeSlack(CloudPeer):
             if status == 200 and not answer.get("ok"):
                 chat = ""  # refused by Slack: recorded, not delivered
         text = message_text(params)
-        await self.record(ApiCall(request.method, f"/api/{method}", params, status, chat, text))
+        self.record(ApiCall(request.method, f"/api/{method}", params, status, chat, text))
         return web.json_response(answer, status=status)
 
     def _resolve(self, channel: str) -> str | None:
