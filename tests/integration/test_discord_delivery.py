@@ -125,7 +125,7 @@ def _reconnect_held(astrbot: AstrBot, discord: FakeDiscord) -> None:
     manager = astrbot.lifecycle.platform_manager
     config = next(p for p in manager.platforms_config if p["id"] == discord.platform_id)
     attempts = discord.login_attempts
-    discord.login_gate.clear()
+    discord.hold_login()
     astrbot.run(manager.reload(config), timeout=60)
     deadline = time.monotonic() + 20
     while discord.login_attempts == attempts and time.monotonic() < deadline:
@@ -153,6 +153,6 @@ def test_a_discord_reminder_due_before_login_is_sent_once_after_login(
         time.sleep(3)  # due and fired while the bot is not logged in
         assert discord.texts(mark, dm) == []
     finally:
-        discord.login_gate.set()
+        discord.release_login()
     arrives_once(astrbot, discord, dm, "after ready", mark)
     assert outcomes(astrbot, job.id) == [("ok", "delivered")]

@@ -77,6 +77,11 @@ class CloudPeer:
         """Open event sockets (gateway, Socket Mode, long connection)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._serving_loop: asyncio.AbstractEventLoop | None = None
+        self.login_gate = asyncio.Event()
+        """The adapter's login is answered only while this is set (see each fake's
+        ``login`` step); use :meth:`hold_login` / :meth:`release_login` from any thread."""
+        self.login_gate.set()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -105,6 +110,7 @@ class CloudPeer:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
     async def _serve(self, port: int) -> None:
+        self._serving_loop = asyncio.get_running_loop()
         app = web.Application()
         self.routes(app)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
@@ -129,6 +135,31 @@ class CloudPeer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    # ------------------------------------------------------------------- login
+
+    def hold_login(self) -> None:
+        """Keep a (re)starting adapter from logging in until :meth:`release_login`."""
+        self._on_serving_loop(self.login_gate.clear)
+
+    def release_login(self) -> None:
+        self._on_serving_loop(self.login_gate.set)
+
+    def _on_serving_loop(self, action: Callable[[], None]) -> None:
+        loop = self._serving_loop
+        if loop is None or not loop.is_running():
+            action()
+        else:
+            loop.call_soon_threadsafe(action)
+
+    def logged_in(self) -> None:
+        """Record that the adapter's event channel is up (``WS connected``)."""
+        self.record(ApiCall("WS", "connected", {}))
+
+    @property
+    def logins(self) -> int:
+        """How many times an adapter connected its event channel."""
+        return sum(1 for c in self.calls if c.method == "WS" and c.path == "connected")
 
     # ------------------------------------------------------------------ records
 

@@ -9,7 +9,7 @@ The adapter (``astrbot/core/platform/sources/discord/``) is py-cord's ``discord.
   ``guild_ready_timeout`` after the last one before ``on_ready``). Until ``client.user`` is
   set ``DiscordPlatformAdapter.send_by_session`` skips the send
   (``discord_platform_adapter.py``); py-cord also sets it from the login answer
-  (``Client.login``). :attr:`FakeDiscord.login_gate` holds both back.
+  (``Client.login``). :meth:`CloudPeer.hold_login` holds both back.
 - ``on_ready`` -> ``_collect_and_register_commands`` and py-cord's ``on_connect`` sync slash
   commands: ``GET``/``PUT /applications/<id>/commands``.
 - ``client.py`` ``on_message`` gets a MESSAGE_CREATE dispatch (:meth:`push_dm`,
@@ -51,6 +51,14 @@ UNKNOWN_CHANNEL = {"message": "Unknown Channel", "code": 10003}
 MISSING_ACCESS = {"message": "Missing Access", "code": 50001}
 
 
+def point_pycord_at(api_base_template: str) -> None:
+    """py-cord builds every REST URL from ``Route.API_BASE_URL`` (``{API_VERSION}`` is
+    formatted in); there is no per-client setting."""
+    from discord.http import Route
+
+    Route.API_BASE_URL = api_base_template
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -79,10 +87,6 @@ class FakeDiscord(CloudPeer):
         self.guild_channels = {CHANNEL_ID: "general"}
         self.dm_channels: dict[str, str] = {}
         """DM channel id -> the user it is with."""
-        self.login_gate = asyncio.Event()
-        """Login (``GET /users/@me``, which sets ``client.user``) and READY are answered
-        only while this is set: clear it to keep a (re)starting adapter not logged in."""
-        self.login_gate.set()
         self.login_attempts = 0
         """``GET /users/@me`` requests received (answered once :attr:`login_gate` is set)."""
         self.commands: list[dict[str, Any]] = []
@@ -113,10 +117,7 @@ class FakeDiscord(CloudPeer):
         }
 
     def point_sdk(self) -> None:
-        """py-cord builds every REST URL from ``Route.API_BASE_URL``."""
-        from discord.http import Route
-
-        Route.API_BASE_URL = self.api_base_template
+        point_pycord_at(self.api_base_template)
 
     def connected(self, adapter: Any) -> bool:
         """Logged in (READY) and the guild is cached (GUILD_CREATE)."""
@@ -219,6 +220,7 @@ class FakeDiscord(CloudPeer):
         }
         await self._send_dispatch(ws, "READY", ready)
         await self._send_dispatch(ws, "GUILD_CREATE", self._guild())
+        self.logged_in()
 
     def _guild(self) -> dict[str, Any]:
         member = {"user": self.bot, "roles": [], "joined_at": _now(), "deaf": False, "mute": False}

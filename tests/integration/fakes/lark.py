@@ -256,6 +256,7 @@ class FakeLark(CloudPeer):
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
+        self.logged_in()
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.BINARY:
@@ -273,6 +274,8 @@ class FakeLark(CloudPeer):
 
     async def _api(self, request: web.Request) -> web.Response:
         path = "/open-apis/" + request.match_info["path"]
+        if path == "/open-apis/bot/v3/info":  # LarkPlatformAdapter.run starts with it
+            await self.login_gate.wait()
         body: dict[str, Any] = await request.json() if request.can_read_body else {}
         fault = self.take_fault(request.method, path)
         if fault is not None:

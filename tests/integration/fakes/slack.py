@@ -46,6 +46,24 @@ CHANNEL_NOT_FOUND = {"ok": False, "error": "channel_not_found"}
 INTERNAL_ERROR = {"ok": False, "error": "internal_error"}
 
 
+def point_slack_sdk_at(api_url: str) -> None:
+    """Every ``AsyncWebClient`` built after this talks to ``api_url``: the base URL is the
+    default of a constructor argument the adapter does not pass. slack_sdk takes a proxy
+    from ``HTTPS_PROXY`` and ignores ``NO_PROXY``; the fake is on loopback, so no proxy
+    (the subprocess harness sets a dead one to keep everything else offline)."""
+    from slack_sdk.socket_mode import aiohttp as socket_mode
+    from slack_sdk.web import async_base_client
+    from slack_sdk.web.async_base_client import AsyncBaseClient
+
+    for module in (async_base_client, socket_mode):
+        module.load_http_proxy_from_env = lambda logger=None: None  # type: ignore[attr-defined]
+    AsyncBaseClient.BASE_URL = api_url
+    defaults = AsyncBaseClient.__init__.__defaults__ or ()
+    AsyncBaseClient.__init__.__defaults__ = tuple(
+        api_url if value == "https://slack.com/api/" else value for value in defaults
+    )
+
+
 class FakeSlack(CloudPeer):
     """Slack for one bot in one workspace with ``#general``; DMs open on demand."""
 
@@ -75,16 +93,12 @@ class FakeSlack(CloudPeer):
             "slack_connection_mode": "socket",
         }
 
-    def point_sdk(self) -> None:
-        """Every ``AsyncWebClient`` built after this talks to the fake."""
-        from slack_sdk.web.async_base_client import AsyncBaseClient
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
 
-        url = f"{self.base_url}/api/"
-        AsyncBaseClient.BASE_URL = url
-        defaults = list(AsyncBaseClient.__init__.__defaults__ or ())
-        AsyncBaseClient.__init__.__defaults__ = tuple(
-            url if value == "https://slack.com/api/" else value for value in defaults
-        )
+    def point_sdk(self) -> None:
+        point_slack_sdk_at(self.api_url)
 
     def connected(self, adapter: Any) -> bool:
         """Authenticated and the Socket Mode connection is open."""
@@ -163,6 +177,7 @@ class FakeSlack(CloudPeer):
                     }
                 )
             )
+            self.logged_in()
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     frame = json.loads(msg.data)
@@ -177,6 +192,8 @@ class FakeSlack(CloudPeer):
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
+        if method == "auth.test":  # the adapter's first call (SlackAdapter.run)
+            await self.login_gate.wait()
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         fault = self.take_fault(request.method, f"/api/{method}")
         if fault is not None:
