@@ -23,6 +23,18 @@ from typing import Any
 from aiohttp import web
 
 
+async def serve_on_loopback(app: web.Application, port: int = 0) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on 127.0.0.1 (``port=0``: a free port); returns the runner (for
+    ``cleanup()``) and the port. Handlers are cancelled when their client goes away."""
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    server = site._server
+    assert server is not None and server.sockets  # type: ignore[attr-defined]
+    return runner, int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class ApiCall:
     """One request AstrBot made to a fake cloud service."""
@@ -78,6 +90,8 @@ class CloudPeer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._serving_loop: asyncio.AbstractEventLoop | None = None
+        self.private_chats: dict[str, str] = {}
+        """Private chat (DM) id -> the user it is with; see :meth:`private_chat`."""
         self.login_gate = asyncio.Event()
         """The adapter's login is answered only while this is set (see each fake's
         ``login`` step); use :meth:`hold_login` / :meth:`release_login` from any thread."""
@@ -113,13 +127,7 @@ class CloudPeer:
         self._serving_loop = asyncio.get_running_loop()
         app = web.Application()
         self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        self._runner, self.port = await serve_on_loopback(app, port)
 
     async def stop(self) -> None:
         await self.in_peer(self._shutdown())
@@ -135,6 +143,16 @@ class CloudPeer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def private_chat(self, user: str, new_id: Callable[[], str]) -> str:
+        """The private chat between the bot and ``user``, opened (as ``new_id()``) on
+        first use, as the platforms do."""
+        for chat, other in self.private_chats.items():
+            if other == user:
+                return chat
+        chat = new_id()
+        self.private_chats[chat] = user
+        return chat
 
     # ------------------------------------------------------------------- login
 

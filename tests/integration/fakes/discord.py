@@ -85,8 +85,6 @@ class FakeDiscord(CloudPeer):
         self.token = token
         self.bot = discord_user(BOT_ID, "future-tasks-bot", bot=True)
         self.guild_channels = {CHANNEL_ID: "general"}
-        self.dm_channels: dict[str, str] = {}
-        """DM channel id -> the user it is with."""
         self.login_attempts = 0
         """``GET /users/@me`` requests received (answered once :attr:`login_gate` is set)."""
         self.commands: list[dict[str, Any]] = []
@@ -136,12 +134,7 @@ class FakeDiscord(CloudPeer):
 
     def dm_channel_of(self, user_id: str) -> str:
         """The DM channel with ``user_id`` (opened on first use, like Discord does)."""
-        for channel_id, user in self.dm_channels.items():
-            if user == user_id:
-                return channel_id
-        channel_id = str(next(self._ids))
-        self.dm_channels[channel_id] = user_id
-        return channel_id
+        return self.private_chat(user_id, lambda: str(next(self._ids)))
 
     async def push_dm(self, user_id: str, text: str) -> str:
         """A user writes to the bot in a DM; returns the DM channel id."""
@@ -263,8 +256,8 @@ class FakeDiscord(CloudPeer):
         }
 
     def _channel(self, channel_id: str) -> dict[str, Any]:
-        if channel_id in self.dm_channels:
-            user = self.dm_channels[channel_id]
+        if channel_id in self.private_chats:
+            user = self.private_chats[channel_id]
             return {
                 "id": channel_id,
                 "type": 1,
@@ -353,7 +346,7 @@ class FakeDiscord(CloudPeer):
     def _channel_call(
         self, method: str, channel_id: str, rest: list[str], body: dict[str, Any]
     ) -> tuple[int, Any]:
-        if channel_id not in self.guild_channels and channel_id not in self.dm_channels:
+        if channel_id not in self.guild_channels and channel_id not in self.private_chats:
             return 404, UNKNOWN_CHANNEL
         if not rest and method == "GET":
             return 200, self._channel(channel_id)

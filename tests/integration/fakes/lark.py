@@ -146,8 +146,6 @@ class FakeLark(CloudPeer):
     def __init__(self, platform_id: str = "lark") -> None:
         super().__init__()
         self.platform_id = platform_id
-        self.chats: dict[str, str] = {GROUP_CHAT: "group"}
-        """chat_id -> ``group`` or the open_id of a private (p2p) chat's user."""
         self.messages: dict[str, str] = {}
         """message_id -> chat_id, for replies."""
         self._ids = itertools.count(1)
@@ -183,13 +181,8 @@ class FakeLark(CloudPeer):
     # ----------------------------------------------------------------- inbound
 
     def p2p_chat_of(self, open_id: str) -> str:
-        """The private chat between the bot and ``open_id`` (opened on first use)."""
-        for chat, who in self.chats.items():
-            if who == open_id:
-                return chat
-        chat = f"oc_p2p{open_id.removeprefix('ou_')}"
-        self.chats[chat] = open_id
-        return chat
+        """The private (p2p) chat between the bot and ``open_id`` (opened on first use)."""
+        return self.private_chat(open_id, lambda: f"oc_p2p{open_id.removeprefix('ou_')}")
 
     async def push_dm(self, open_id: str, text: str) -> str:
         """``open_id`` writes to the bot in their private chat; returns its chat_id."""
@@ -319,7 +312,8 @@ class FakeLark(CloudPeer):
         """The chat a ``POST /im/v1/messages`` goes to, or ``""`` if Lark would refuse."""
         receive_id = str(body.get("receive_id", ""))
         if id_type == "chat_id":
-            return receive_id if receive_id in self.chats else ""
+            known = receive_id == GROUP_CHAT or receive_id in self.private_chats
+            return receive_id if known else ""
         if id_type == "open_id" and receive_id.startswith("ou_"):
             return self.p2p_chat_of(receive_id)
         return ""

@@ -73,8 +73,6 @@ class FakeSlack(CloudPeer):
         super().__init__()
         self.platform_id = platform_id
         self.channels = {CHANNEL: "general"}
-        self.ims: dict[str, str] = {}
-        """IM (DM) channel id -> the user it is with."""
         self.acked: list[str] = []
         """``envelope_id`` of every event the adapter acknowledged."""
         self._ts = itertools.count(1)
@@ -112,13 +110,8 @@ class FakeSlack(CloudPeer):
     # ----------------------------------------------------------------- inbound
 
     def im_of(self, user: str) -> str:
-        """The DM channel with ``user`` (opened on first use)."""
-        for channel, other in self.ims.items():
-            if other == user:
-                return channel
-        channel = f"D{user[1:]}"
-        self.ims[channel] = user
-        return channel
+        """The DM (IM) channel with ``user`` (opened on first use)."""
+        return self.private_chat(user, lambda: f"D{user[1:]}")
 
     async def push_dm(self, user: str, text: str) -> str:
         """``user`` writes to the bot in their DM; returns the IM channel id."""
@@ -213,7 +206,7 @@ class FakeSlack(CloudPeer):
 
     def _resolve(self, channel: str) -> str | None:
         """A channel or IM id as is, a user id as their IM; None if Slack knows no such."""
-        if channel in self.channels or channel in self.ims:
+        if channel in self.channels or channel in self.private_chats:
             return channel
         if channel.startswith("U") and channel != BOT_USER:
             return self.im_of(channel)
@@ -241,10 +234,10 @@ class FakeSlack(CloudPeer):
         return {"ok": False, "error": "unknown_method"}
 
     def _conversation(self, channel: str) -> dict[str, Any]:
-        if channel in self.ims:
+        if channel in self.private_chats:
             return {
                 "ok": True,
-                "channel": {"id": channel, "is_im": True, "user": self.ims[channel]},
+                "channel": {"id": channel, "is_im": True, "user": self.private_chats[channel]},
             }
         if channel in self.channels:
             data = {"id": channel, "name": self.channels[channel], "is_im": False}
