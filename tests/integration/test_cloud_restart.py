@@ -2,7 +2,8 @@
 ``astrbot run`` (see :mod:`tests.integration.process`) talks to the three fake clouds, is
 stopped before the reminders are due and started again after; on the way back each
 platform's login is held for a few seconds. Each reminder must then arrive once, and only
-after its platform has connected (SPEC §5: a send waits for its platform)."""
+after its platform has logged in (SPEC §5: a send waits for its platform): after the
+fake answered the adapter's first login call (``login_path``)."""
 
 from __future__ import annotations
 
@@ -140,11 +141,18 @@ def catchups() -> Iterator[dict[str, Catchup]]:
 
 
 def _arrives_once_after_login(catchup: Catchup) -> None:
+    """Once, and not before the platform's held login was answered (``login_path``)."""
     assert len(catchup.wait()) == 1, catchup.fake.texts(catchup.mark)
-    calls = catchup.fake.calls[catchup.mark :]
-    login = next(i for i, c in enumerate(calls) if c.method == "WS" and c.path == "connected")
-    sent = next(i for i, c in enumerate(calls) if c.delivered and c.text.startswith(catchup.text))
-    assert sent > login, f"sent before {catchup.fake.platform_id} connected: {calls[: sent + 1]}"
+    fake, calls = catchup.fake, catchup.fake.calls
+    sent = next(
+        i
+        for i in range(catchup.mark, len(calls))
+        if calls[i].delivered and calls[i].text.startswith(catchup.text)
+    )
+    login = fake.login_answered(catchup.mark)
+    assert login is not None and sent > login, (
+        f"sent before {fake.platform_id} logged in: {calls[catchup.mark : sent + 1]}"
+    )
 
 
 @pytest.mark.xfail(
@@ -171,8 +179,8 @@ def test_a_reminder_due_during_downtime_arrives_once_after_the_restart(
     strict=True,
     reason="host/delivery.py does not wait for the platform to be connected (SPEC §5): the "
     "catch-up run goes out through the Web/Open API while the adapter is still logging in "
-    "(Slack: before auth.test and Socket Mode; Lark: before bot info and the long "
-    "connection). The API took it here, so it arrived; Discord, whose send needs the login, "
+    "(Slack: before auth.test is answered, so before Socket Mode; Lark: before bot info, "
+    "so before the long connection). The API took it here, so it arrived; Discord, whose send needs the login, "
     "loses it the same way",
 )
 @pytest.mark.parametrize("platform", ["slack", "lark"])

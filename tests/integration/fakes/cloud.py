@@ -79,6 +79,8 @@ class CloudPeer:
     """AstrBot adapter type this fake serves (``discord``, ``slack``, ``lark``)."""
     own_loop = False
     """Serve on a loop thread of its own instead of the caller's loop."""
+    login_path = ""
+    """The call :attr:`login_gate` holds: the adapter's first step of logging in."""
 
     def __init__(self) -> None:
         self.calls: list[ApiCall] = []
@@ -173,6 +175,13 @@ class CloudPeer:
     def logged_in(self) -> None:
         """Record that the adapter's event channel is up (``WS connected``)."""
         self.record(ApiCall("WS", "connected", {}))
+
+    def login_answered(self, since: int = 0) -> int | None:
+        """Index of the first answer to :attr:`login_path` from ``since``, if any."""
+        for index in range(since, len(self.calls)):
+            if self.calls[index].path == self.login_path:
+                return index
+        return None
 
     @property
     def logins(self) -> int:

@@ -78,6 +78,7 @@ class FakeDiscord(CloudPeer):
     """Discord for one bot in one guild with one text channel; DMs open on demand."""
 
     platform_type = "discord"
+    login_path = "/users/@me"
 
     def __init__(self, token: str = DEFAULT_TOKEN, platform_id: str = "discord") -> None:
         super().__init__()

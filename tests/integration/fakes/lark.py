@@ -141,6 +141,7 @@ class FakeLark(CloudPeer):
     """Lark for one self-built app in one group chat; private chats open on demand."""
 
     platform_type = "lark"
+    login_path = "/open-apis/bot/v3/info"
     own_loop = True
 
     def __init__(self, platform_id: str = "lark") -> None:

@@ -68,6 +68,7 @@ class FakeSlack(CloudPeer):
     """Slack for one bot in one workspace with ``#general``; DMs open on demand."""
 
     platform_type = "slack"
+    login_path = "/api/auth.test"
 
     def __init__(self, platform_id: str = "slack") -> None:
         super().__init__()
