@@ -11,6 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.fakes.discord import FakeDiscord
+from tests.integration.fakes.lark import FakeLark
+from tests.integration.fakes.slack import FakeSlack
 from tests.integration.harness import AstrBot, AstrBotRunner
 from tests.integration.peers import loopback_peers
 
@@ -18,9 +21,10 @@ from tests.integration.peers import loopback_peers
 @pytest.fixture(scope="session")
 def astrbot() -> Iterator[AstrBot]:
     """The running AstrBot with the plugin loaded, the fake OneBot connected and the
-    telegram adapter long-polling the fake Bot API (``astrbot.telegram``) and every
-    loopback peer of tests/integration/peers.py connected (``astrbot.peers``)."""
-    runner = AstrBotRunner(extra_peers=loopback_peers())
+    telegram adapter long-polling the fake Bot API (``astrbot.telegram``), every loopback
+    peer of tests/integration/peers.py connected and the cloud platforms logged in to their
+    fakes (``astrbot.peers["satori"]``, ``astrbot.peers["discord"]``…)."""
+    runner = AstrBotRunner(peers=[*loopback_peers(), FakeDiscord(), FakeSlack(), FakeLark()])
     handle = runner.start()  # raises AstrBotBootError (with log lines) on failure
     try:
         yield handle

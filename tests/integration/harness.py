@@ -31,7 +31,7 @@ from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tests.integration.fakes.llm import DEFAULT_MODEL, FakeLLM
 from tests.integration.fakes.onebot import FakeOneBot
@@ -61,7 +61,13 @@ DASHBOARD_PASSWORD = "FutureTasks2026"
 """Satisfies AstrBot's policy: >= 8 chars, upper, lower and digit."""
 TIMEZONE = "Asia/Shanghai"
 BOOT_TIMEOUT = 180.0
-"""Generous: on a loaded 2-core machine importing and starting AstrBot alone took over 90 s."""
+"""Generous: the first boot on a fresh cache compiles AstrBot and the adapters' SDKs
+(lark_oapi alone is ~10 000 modules, ~40 s on a loaded machine)."""
+PYCACHE_DIR = Path(
+    os.environ.get("ASTRBOT_PROC_PYCACHE")
+    or Path(tempfile.gettempdir()) / f"astrbot-proc-pycache-{os.getuid()}"
+)
+"""Bytecode cache of the AstrBot boots (``sys.pycache_prefix``; safe to delete)."""
 PLUGIN_TEST_CONFIG = {
     "send_limit_per_owner_per_hour": 0,
     "send_limit_per_chat_per_minute": 0,
@@ -74,6 +80,27 @@ would. tests/integration/test_security.py sets small limits on the live settings
 
 class AstrBotBootError(RuntimeError):
     """AstrBot (or the plugin under test) did not come up."""
+
+
+class PlatformPeer(Protocol):
+    """A fake chat service that adds one platform to the boot (Slack, Lark, Discord…).
+
+    The harness starts it before AstrBot, puts :meth:`platform_config` into
+    ``cmd_config.json``, calls :meth:`point_sdk` before AstrBot is imported (for SDKs whose
+    base URL is no config key) and waits until :meth:`connected` says the adapter is up.
+    """
+
+    platform_id: str
+
+    async def start(self, port: int = 0) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def platform_config(self) -> dict[str, Any]: ...
+
+    def point_sdk(self) -> None: ...
+
+    def connected(self, adapter: Any) -> bool: ...
 
 
 def run_on_loop[R](
@@ -135,8 +162,8 @@ def build_config(
     """Partial ``cmd_config.json``; AstrBot merges in defaults for missing keys.
 
     With ``telegram_api_base_url`` a ``telegram`` platform (id ``tg``) is added;
-    ``extra_platforms`` (the loopback peers' entries, tests/integration/peers.py) and
-    ``extra_admins`` are appended.
+    ``extra_platforms`` (the peers' entries: tests/integration/peers.py, and
+    :class:`PlatformPeer`) and ``extra_admins`` are appended.
     """
     platforms: list[dict[str, Any]] = [
         {
@@ -271,7 +298,8 @@ class AstrBot:
     lifecycle: Any = None
     """``astrbot.core.core_lifecycle.AstrBotCoreLifecycle``."""
     peers: dict[str, Any] = field(default_factory=dict)
-    """Loopback peers by platform id (tests/integration/peers.py): ``peers["satori"].fake``."""
+    """Extra fake platforms by platform id (tests/integration/peers.py and
+    :class:`PlatformPeer`): ``peers["satori"].fake``, ``peers["discord"]``."""
     platform_id: str = PLATFORM_ID
     telegram_platform_id: str = TG_PLATFORM_ID
     tg_admin_id: str = TG_ADMIN_ID
@@ -365,18 +393,23 @@ class AstrBot:
     @property
     def telegram_adapter(self) -> Any:
         """AstrBot's ``TelegramPlatformAdapter`` instance for the fake."""
+        return self.adapter(self.telegram_platform_id)
+
+    def adapter(self, platform_id: str) -> Any:
+        """AstrBot's adapter instance of the platform ``platform_id``."""
         for inst in self.lifecycle.platform_manager.get_insts():
-            if inst.meta().id == self.telegram_platform_id:
+            if inst.meta().id == platform_id:
                 return inst
-        raise LookupError(f"no platform {self.telegram_platform_id!r} loaded")
+        raise LookupError(f"no platform {platform_id!r} loaded")
 
 
 class AstrBotRunner:
     """Owns the background loop thread and the boot/shutdown sequence."""
 
-    def __init__(self, extra_peers: Sequence[Any] = ()) -> None:
-        """``extra_peers``: loopback chat services to boot with (tests/integration/peers.py)."""
-        self.peers = {peer.platform_id: peer for peer in extra_peers}
+    def __init__(self, peers: Sequence[Any] = ()) -> None:
+        """``peers``: extra chat services faked on loopback to boot with
+        (tests/integration/peers.py, and :class:`PlatformPeer` fakes)."""
+        self.peers = {peer.platform_id: peer for peer in peers}
         self.home = Path(tempfile.mkdtemp(prefix="astrbot-it-"))
         self.loop = asyncio.new_event_loop()
         self.logs = LogCapture()
@@ -421,10 +454,16 @@ class AstrBotRunner:
         self._call(self.telegram.start(), 10)
         for peer in self.peers.values():
             self._call(peer.start(), 10)
+            if hasattr(peer, "point_sdk"):
+                peer.point_sdk()
         ws_port, dashboard_port = free_port(), free_port()
         self._prepare_home(ws_port, dashboard_port)
 
         # Everything below must happen before `astrbot.core` is first imported.
+        # Bytecode goes to a cache of our own (not into the venv), even where
+        # PYTHONDONTWRITEBYTECODE is set: otherwise every run compiles the SDKs again.
+        sys.pycache_prefix = str(PYCACHE_DIR)
+        sys.dont_write_bytecode = False
         os.environ["ASTRBOT_ROOT"] = str(self.home)
         os.environ["ASTRBOT_DASHBOARD_INITIAL_PASSWORD"] = DASHBOARD_PASSWORD
         os.environ["DASHBOARD_HOST"] = "127.0.0.1"
@@ -454,7 +493,7 @@ class AstrBotRunner:
             self._call(self.onebot.connect(timeout=20), 30)
             self._wait_onebot_registered(handle)
             self._wait_telegram_polling(handle)
-            self._wait_peers()
+            self._wait_peers_connected(handle)
         except BaseException:
             self.dump_logs()
             self.stop()
@@ -584,13 +623,23 @@ class AstrBotRunner:
                 f"calls: {calls}\n--- log tail ---\n{self.logs.tail()}"
             ) from exc
 
-    def _wait_peers(self) -> None:
+    def _wait_peers_connected(self, handle: AstrBot) -> None:
+        """Every extra platform's adapter has connected to its fake: as the fake sees it
+        (``wait_ready``) or as the adapter says (:meth:`PlatformPeer.connected`)."""
+
+        async def connected(peer: Any) -> None:
+            if hasattr(peer, "wait_ready"):
+                await peer.wait_ready(30)
+                return
+            while not peer.connected(handle.adapter(peer.platform_id)):
+                await asyncio.sleep(0.05)
+
         for platform_id, peer in self.peers.items():
             try:
-                self._call(peer.wait_ready(30), 40)
-            except TimeoutError as exc:
+                self._call(asyncio.wait_for(connected(peer), 30), 35)
+            except (TimeoutError, LookupError) as exc:
                 raise AstrBotBootError(
-                    f"platform {platform_id} did not connect to its fake: {exc}\n"
+                    f"platform {platform_id!r} did not connect to its fake: {exc!r}\n"
                     f"--- log tail ---\n{self.logs.tail()}"
                 ) from exc
 

@@ -48,6 +48,7 @@ from tests.integration.harness import (
     PLATFORM_ID,
     PLUGIN_NAME,
     PLUGIN_TEST_CONFIG,
+    PYCACHE_DIR,
     REPO_ROOT,
     AstrBotBootError,
     build_config,
@@ -67,11 +68,6 @@ PLUGIN_START_GRACE = 10.0
 DEAD_PROXY = "http://127.0.0.1:9"
 """Closed loopback port used as the subprocess's HTTP(S) proxy: outbound fetches fail fast."""
 
-PYCACHE_DIR = Path(
-    os.environ.get("ASTRBOT_PROC_PYCACHE")
-    or Path(tempfile.gettempdir()) / f"astrbot-proc-pycache-{os.getuid()}"
-)
-"""``PYTHONPYCACHEPREFIX`` of the subprocess (kept across runs; safe to delete)."""
 
 FAILURE_MARKERS = (
     f"Failed to import plugin {PLUGIN_NAME}",

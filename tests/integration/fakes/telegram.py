@@ -39,6 +39,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from tests.integration.fakes.cloud import serve_on_loopback
 from tests.integration.fakes.recording import wait_for_record
 
 DEFAULT_TOKEN = "123456:TESTTOKEN"
@@ -294,14 +295,8 @@ class FakeTelegram:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
-        # handler_cancellation: a long poll ends when PTB drops the connection.
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        # Handler cancellation: a long poll ends when PTB drops the connection.
+        self._runner, self.port = await serve_on_loopback(app, port)
 
     async def stop(self) -> None:
         """Release pending long polls and stop listening (idempotent)."""
