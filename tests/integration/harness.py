@@ -395,13 +395,6 @@ class AstrBot:
         """AstrBot's ``TelegramPlatformAdapter`` instance for the fake."""
         return self.adapter(self.telegram_platform_id)
 
-    def adapter(self, platform_id: str) -> Any:
-        """AstrBot's adapter instance of the platform ``platform_id``."""
-        for inst in self.lifecycle.platform_manager.get_insts():
-            if inst.meta().id == platform_id:
-                return inst
-        raise LookupError(f"no platform {platform_id!r} loaded")
-
 
 class AstrBotRunner:
     """Owns the background loop thread and the boot/shutdown sequence."""
