@@ -8,7 +8,7 @@ _TRANSIENT_TYPES = (TimeoutError, ConnectionError, OSError)
 _TRANSIENT_TEXT = re.compile(
     r"\b(429|5\d\d)\b|rate.?limit|too many requests|overload|temporar|timed? ?out|timeout|"
     r"connection|network|unavailable|not ?available|try again|retry.?after|reset by peer|not connected|"
-    r"bad gateway|gateway time|internal server error|server error",
+    r"bad gateway|gateway time|internal server error|server error|\bbusy\b",
     re.IGNORECASE,
 )
 

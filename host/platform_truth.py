@@ -87,6 +87,11 @@ def _satori_ready(platform: Any) -> bool:
     )
 
 
+def _lark_ready(platform: Any) -> bool:
+    connection = getattr(getattr(platform, "client", None), "_conn", None)
+    return bool(getattr(platform, "bot_open_id", "")) or connection is not None
+
+
 def _misskey_sessions(platform: Any) -> list[Any]:
     api = getattr(platform, "api", None)
     return [api.session] if api is not None else []
@@ -121,13 +126,17 @@ TRUTHS: dict[str, PlatformTruth] = {
     ),
     "slack": PlatformTruth(
         source="slack/slack_adapter.py send_by_session -> SlackMessageEvent._send_message: "
-        "the plain-text retry of chat_postMessage raises SlackApiError",
+        "the plain-text retry of chat_postMessage raises SlackApiError; run() sets "
+        "bot_self_id once auth.test answered, before it opens Socket Mode",
         raises=True,
+        ready=lambda platform: bool(getattr(platform, "bot_self_id", None)),
     ),
     "lark": PlatformTruth(
         source="lark/lark_adapter.py send_by_session -> LarkMessageEvent.send_message_chain / "
-        "_send_im_message: a proactive send raises RuntimeError when not response.success()",
+        "_send_im_message: a proactive send raises RuntimeError when not response.success(); "
+        "run() sets bot_open_id from the bot info before the long connection (client._conn)",
         raises=True,
+        ready=_lark_ready,
     ),
     "satori": PlatformTruth(
         source="satori/satori_adapter.py send_by_session -> SatoriPlatformEvent."

@@ -155,12 +155,6 @@ def _arrives_once_after_login(catchup: Catchup) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the catch-up run fires as the scheduler starts; DiscordPlatformAdapter."
-    "send_by_session returns without sending while client.user is None (not logged in) "
-    "and host/delivery.py records it delivered: the reminder is lost",
-)
 def test_a_discord_reminder_due_during_downtime_arrives_once_after_login(
     catchups: dict[str, Catchup],
 ) -> None:
@@ -175,14 +169,6 @@ def test_a_reminder_due_during_downtime_arrives_once_after_the_restart(
     assert len(catchup.wait()) == 1, catchup.fake.texts(catchup.mark)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="host/delivery.py does not wait for the platform to be connected (SPEC §5): the "
-    "catch-up run goes out through the Web/Open API while the adapter is still logging in "
-    "(Slack: before auth.test is answered, so before Socket Mode; Lark: before bot info, "
-    "so before the long connection). The API took it here, so it arrived; Discord, whose send needs the login, "
-    "loses it the same way",
-)
 @pytest.mark.parametrize("platform", ["slack", "lark"])
 def test_a_reminder_due_during_downtime_waits_until_its_platform_connected(
     catchups: dict[str, Catchup], platform: str

@@ -49,12 +49,6 @@ def test_a_reminder_made_in_a_lark_group_arrives_once_in_that_group(
     arrives_once(astrbot, lark, GROUP_CHAT, "group hello", mark)
 
 
-OC_CHAT_AS_OPEN_ID = pytest.mark.xfail(
-    strict=True,
-    reason="host/targets.py session_of maps a bare Lark chat id oc_... to "
-    "FriendMessage:oc_..., so the adapter sends it with receive_id_type=open_id and Lark "
-    "refuses it (99992361); an oc_ id must become GroupMessage (receive_id_type=chat_id)",
-)
 USER = "ou_user00000000000013"
 USER_CHAT = "oc_p2puser00000000000013"
 
@@ -65,7 +59,7 @@ USER_CHAT = "oc_p2puser00000000000013"
         (USER, USER_CHAT),
         (f"lark:FriendMessage:{USER}", USER_CHAT),
         (f"lark:GroupMessage:{GROUP_CHAT}", GROUP_CHAT),
-        pytest.param(GROUP_CHAT, GROUP_CHAT, marks=OC_CHAT_AS_OPEN_ID),
+        (GROUP_CHAT, GROUP_CHAT),
     ],
     ids=["open_id", "user-umo", "group-umo", "chat_id"],
 )
@@ -80,13 +74,6 @@ def test_an_admin_target_reaches_that_lark_chat(
     assert outcomes(astrbot, job.id) == [("ok", "delivered")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LarkMessageEvent._send_im_message turns Lark's HTTP 503 into RuntimeError "
-    "'[Lark] Message send failed (1): system busy' (the status is gone); host/failures.py "
-    "is_transient finds no transient word in it, so the plugin does not retry and records "
-    "the run as failed",
-)
 def test_a_lark_5xx_is_retried_and_delivered_once(astrbot: AstrBot, lark: FakeLark) -> None:
     lark.fail(SENDS, 503, SYSTEM_BUSY, times=1)
     user = "ou_user00000000000014"
