@@ -60,13 +60,6 @@ def test_an_admin_target_naming_a_discord_channel_reaches_it(
     arrives_once(astrbot, discord, CHANNEL_ID, text, mark)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="host/targets.py maps Discord user:<id> to FriendMessage:<user id>, and the "
-    "adapter uses that session id as a channel id (GET /channels/<user id> -> 404 Unknown "
-    "Channel); nothing opens the DM (POST /users/@me/channels), nothing is sent, and the "
-    "run is recorded as delivered",
-)
 def test_an_admin_target_naming_a_discord_user_reaches_their_dm(
     astrbot: AstrBot, discord: FakeDiscord
 ) -> None:

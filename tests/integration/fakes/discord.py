@@ -17,7 +17,8 @@ The adapter (``astrbot/core/platform/sources/discord/``) is py-cord's ``discord.
 - ``discord_platform_event.py`` ``DiscordPlatformEvent.send``: ``client.get_channel`` (cache:
   guild channels from GUILD_CREATE) or ``fetch_channel`` (``GET /channels/<id>``, 404
   ``Unknown Channel`` for an id that is no channel, such as a user id), then
-  ``POST /channels/<id>/messages``. A DM channel is opened with ``POST /users/@me/channels``.
+  ``POST /channels/<id>/messages``. A DM channel is opened with ``POST /users/@me/channels``
+  (after ``GET /users/<id>``: ``Client.fetch_user``, as host/addresses.py opens a ``user:<id>``).
 
 The REST base is ``discord.http.Route.API_BASE_URL``: point it at :attr:`api_base_template`
 in the test process (py-cord has no per-client setting). The gateway URL is what
@@ -340,6 +341,8 @@ class FakeDiscord(CloudPeer):
             return 200, self.commands if method == "GET" else {**body, "id": str(next(self._ids))}
         if path == "/users/@me/channels" and method == "POST":
             return 200, self._channel(self.dm_channel_of(str(body["recipient_id"])))
+        if parts[0] == "users" and len(parts) == 2 and method == "GET":  # Client.fetch_user
+            return 200, discord_user(parts[1], f"user{parts[1][-4:]}")
         if parts[0] == "channels" and len(parts) >= 2:
             return self._channel_call(method, parts[1], parts[2:], body)
         return 404, {"message": "404: Not Found", "code": 0}
