@@ -79,6 +79,12 @@ class AgentRunner:
         turn = self._turn_of(job, run, session)
         return await self._main_turn(turn, main_prompt([text]), _images(job))
 
+    async def wake(self, owner: Owner, text: str) -> Outcome:
+        """An event handed in by hand (``/cron wake``): one main turn in the owner's chat,
+        with no job behind it."""
+        turn = Turn(session=owner.origin, owner=owner, provider_id=self._default_model())
+        return await self._main_turn(turn, main_prompt([text]), [])
+
     async def heartbeat(self) -> None:
         """One heartbeat pass: each chat with waiting events gets one main turn with all of
         them. Events of a turn that failed are put back for the next pass."""

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.chat_safe import chat_safe
-from ..core.engine import Engine, RunContext
+from ..core.engine import Engine
 from ..core.errors import StoreError, UserError
-from ..core.models import Delivery, Job, Mode, Owner, Payload, Schedule, ScheduleKind, Trigger
+from ..core.models import Delivery, Job, Owner
 from ..core.service import Actor, TaskService
 from ..core.settings import Settings
 from ..core.store import Store
@@ -176,22 +176,11 @@ class Runtime:
         if next_heartbeat and self.settings.heartbeat_minutes > 0:
             await self.store.add_pending_event(actor.origin, None, text, now)
             return f"Queued for the next heartbeat (every {self.settings.heartbeat_minutes} min)."
-        event = Job(
-            id="wake",
-            name="wake",
-            owner=Owner(
-                origin=actor.origin, sender_id=actor.sender_id, sender_name=actor.sender_name
-            ),
-            schedule=Schedule(kind=ScheduleKind.AT, at_ms=now, tz=self.settings.timezone),
-            payload=Payload(mode=Mode.MAIN, message=text),
-            created_at=now,
-            updated_at=now,
-        )
-        run = RunContext("wake", Trigger.MANUAL, None, now, False, lambda: None)
+        owner = Owner(origin=actor.origin, sender_id=actor.sender_id, sender_name=actor.sender_name)
         timeout = max(1, self.settings.agent_timeout_seconds)
         try:
             async with self.wakes.running(actor), asyncio.timeout(timeout):
-                outcome = await self.agents.run_main(event, run, actor.origin)
+                outcome = await self.agents.wake(owner, text)
         except TimeoutError:
             return f"Error: the event was not handled within {timeout} s"
         if outcome.ok:
