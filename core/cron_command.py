@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from .errors import UserError
 from .phrases import split_phrase
+from .request_fields import TAKES_VALUE, cron_options
 from .schedule import ScheduleError, validate_cron
+from .service import JobChanges, JobSpec
 from .timeparse import is_exact_when
 
 USAGE = """/cron add <when> <text>            reminder to this chat
@@ -50,20 +52,9 @@ _VERB_ALIASES = {
     "wake": "wake",
     "help": "help",
 }  # fmt: skip
-_FLAGS = {"--agent", "--isolated", "--main", "--keep", "--next-heartbeat", "--reminder"}
-_FLAG_FIELDS = {
-    "--best-effort": ("best_effort", True),
-    "--deliver": ("deliver", True),
-    "--no-deliver": ("deliver", False),
-}
-_VALUED = {
-    # option: the command attribute (tz, name) or JobSpec field it sets
-    "--tz": "tz", "--name": "name", "--to": "to", "--channel": "channel",
-    "--model": "provider_id", "--provider": "provider_id", "--persona": "persona_id",
-    "--wake": "wake_mode", "--catch-up": "catch_up", "--timeout": "timeout_seconds",
-    "--prefix": "post_prefix",
-}  # fmt: skip
-OPTIONS = sorted({*_FLAGS, *_FLAG_FIELDS, *_VALUED, "--text"})
+_FLAGS = {"--next-heartbeat"}  # /cron wake's own; every other option sets a request field
+_FIELD_OPTIONS = cron_options()  # option -> (the JobSpec field, TAKES_VALUE or its fixed value)
+OPTIONS = sorted({*_FLAGS, *_FIELD_OPTIONS, "--text"})
 _QUOTES = {'"': '"', "'": "'", "“": "”", "「": "」"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2}|Z)?$")
@@ -76,16 +67,23 @@ class CronCommand:
     job_id: str | None = None
     when: str | None = None
     text: str | None = None
-    mode: str | None = None  # reminder / isolated / main, when given
-    tz: str | None = None
-    name: str | None = None
-    keep: bool = False
     all: bool = False
     count: int | None = None
     next_heartbeat: bool = False
-    flags: set[str] = field(default_factory=set)
     fields: dict[str, str | bool] = field(default_factory=dict)
-    """JobSpec fields set by options (``--to`` -> ``to``, ``--model`` -> ``provider_id``)."""
+    """JobSpec fields set by options (``--to`` -> ``to``, ``--model`` -> ``provider_id``,
+    ``--agent`` -> mode isolated), as core/request_fields.py maps them."""
+
+
+def job_spec(command: CronCommand) -> JobSpec:
+    """What ``/cron add`` asks the service to create: the text, the <when> and the options,
+    which reach the service as the tools' fields do (its checks apply alike)."""
+    return JobSpec(message=command.text or "", when=command.when, **command.fields)
+
+
+def job_changes(command: CronCommand) -> JobChanges:
+    """What ``/cron edit`` asks the service to change."""
+    return JobChanges(when=command.when, message=command.text, **command.fields)
 
 
 def parse(arguments: str) -> CronCommand:
@@ -232,20 +230,14 @@ def _take_options(
 def _take_option(flag: str, word: str, after: str, command: CronCommand) -> str:
     """Apply one option; return the text after it (and after its value)."""
     if flag in _FLAGS:
-        _apply_flag(command, flag)
+        command.next_heartbeat = True
         return after
-    if flag in _FLAG_FIELDS:
-        key, value = _FLAG_FIELDS[flag]
-        command.fields[key] = value
-        return after
-    if flag not in _VALUED:
+    if flag not in _FIELD_OPTIONS:
         raise UserError(f"unknown option {word[:20]!r}; the options are: {' '.join(OPTIONS)}")
-    value, after = _take_value(after, flag)
-    target = _VALUED[flag]
-    if target in ("tz", "name"):
-        setattr(command, target, value)
-    else:
-        command.fields[target] = value
+    key, value = _FIELD_OPTIONS[flag]
+    if value == TAKES_VALUE:
+        value, after = _take_value(after, flag)
+    command.fields[key] = value
     return after
 
 
@@ -260,17 +252,3 @@ def _take_value(text: str, flag: str) -> tuple[str, str]:
             return text[1:close], text[close + 1 :].strip()
     value, _, rest = text.partition(" ")
     return value, rest.strip()
-
-
-def _apply_flag(command: CronCommand, flag: str) -> None:
-    command.flags.add(flag)
-    if flag in ("--agent", "--isolated"):
-        command.mode = "isolated"
-    elif flag == "--main":
-        command.mode = "main"
-    elif flag == "--reminder":
-        command.mode = "reminder"
-    elif flag == "--keep":
-        command.keep = True
-    elif flag == "--next-heartbeat":
-        command.next_heartbeat = True

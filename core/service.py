@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from . import request_fields
 from .cadence import gap_below
 from .chat_safe import chat_safe
 from .engine import Engine
@@ -105,7 +106,7 @@ class JobSpec:
     def from_mapping(cls, values: dict[str, Any]) -> JobSpec:
         """A spec from loose input (tool arguments, JSON bodies); unknown keys are refused."""
         known = {f.name for f in fields(cls)}
-        aliases = {"model": "provider_id", "provider": "provider_id", "persona": "persona_id"}
+        aliases = request_fields.aliases()
         spec = cls()
         for key, value in values.items():
             name = aliases.get(key, key)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from . import request_fields
 from .errors import UserError
 from .models import Job, Run, RunStatus
 from .present import duration_words, schedule_words, state_words, target_words
@@ -31,40 +32,24 @@ _BOOL = "true or false"
 _INT = "a whole number"
 _MEDIA = "a list of strings (paths or URLs)"
 
-# The fields of a create request and the JSON type each must have (null = not given).
-_SPEC_TYPES: dict[str, str] = {
-    "message": _STR,
-    "mode": _STR,
-    "when": _STR,
-    "run_at": _STR,
-    "every": _STR,
-    "cron": _STR,
-    "tz": _STR,
-    "name": _STR,
-    "deliver": _BOOL,
-    "channel": _STR,
-    "to": _STR,
-    "best_effort": _BOOL,
-    "delete_after_run": _BOOL,
-    "catch_up": _STR,
-    "provider_id": _STR,
-    "model": _STR,
-    "provider": _STR,
-    "persona_id": _STR,
-    "persona": _STR,
-    "timeout_seconds": _INT,
-    "wake_mode": _STR,
-    "media": _MEDIA,
-    "post_prefix": _STR,
-}
+_KINDS = {"string": _STR, "boolean": _BOOL, "integer": _INT, "array": _MEDIA}
+
+
+def _body_types(edit: bool) -> dict[str, str]:
+    """The request fields a body may name (core/request_fields.py) and the JSON type each
+    must have (null = not given)."""
+    fields = request_fields.web_fields(edit)
+    return {name: _KINDS[schema["type"]] for name, schema in fields.items()}
+
+
 _LONG_TEXT = {"message"}  # its length limit is the service's (max_message_chars)
 CREATE_FIELDS: dict[str, str] = {
-    **_SPEC_TYPES,
+    **_body_types(edit=False),
     "session": _STR,
     "owner_id": _STR,
     "owner_name": _STR,
 }
-EDIT_FIELDS: dict[str, str] = {**_SPEC_TYPES, "enabled": _BOOL}
+EDIT_FIELDS: dict[str, str] = _body_types(edit=True)
 
 SESSION_FORM = "platform:MessageType:id, e.g. onebot:FriendMessage:12345"
 _SESSION = re.compile(r"^[^\s:]+:(FriendMessage|GroupMessage|OtherMessage):\S+$")

@@ -12,7 +12,7 @@ from ..core.chat_safe import chat_safe, job_seen_by, runs_seen_by
 from ..core.errors import UserError
 from ..core.models import Mode, ScheduleKind
 from ..core.schedule import format_local
-from ..core.service import Actor, JobChanges, JobSpec, describe_next_run
+from ..core.service import Actor, describe_next_run
 from . import core_import
 
 if TYPE_CHECKING:
@@ -64,16 +64,7 @@ class CronCommands:
         return f"{cron_command.USAGE}\n{IMPORT_CORE_USAGE}"
 
     async def _add(self, actor: Actor, command: cron_command.CronCommand) -> str:
-        spec = JobSpec(
-            message=command.text or "",
-            mode=command.mode or Mode.REMINDER.value,
-            when=command.when,
-            tz=command.tz,
-            name=command.name,
-            delete_after_run=False if command.keep else None,
-        )
-        _apply_fields(spec, command)
-        job = await self.service.create(actor, spec)
+        job = await self.service.create(actor, cron_command.job_spec(command))
         return await self.runtime.creation_reply(job)
 
     async def _list(self, actor: Actor, command: cron_command.CronCommand) -> str:
@@ -117,15 +108,7 @@ class CronCommands:
         return "\n".join(lines)
 
     async def _edit(self, actor: Actor, command: cron_command.CronCommand) -> str:
-        changes = JobChanges(
-            when=command.when,
-            message=command.text,
-            tz=command.tz,
-            name=command.name,
-            mode=command.mode,
-            delete_after_run=False if command.keep else None,
-        )
-        _apply_fields(changes, command)
+        changes = cron_command.job_changes(command)
         job = await self.service.edit(actor, command.job_id or "", changes)
         lines = [f"Updated {job.id}; {describe_next_run(job)}"]
         return "\n".join(lines + present.interpreted_time(job, job.updated_at))
@@ -182,13 +165,6 @@ class CronCommands:
             return core_import.listing_text(tasks)
         moved = await core_import.move_tasks(context, self.service, tasks)
         return core_import.moved_text(moved)
-
-
-def _apply_fields(spec: JobSpec, command: cron_command.CronCommand) -> None:
-    """The options (``--to``, ``--model``, ``--catch-up`` ...) go to the service as the
-    tools' fields do, so the service's checks (admin-only knobs among them) apply alike."""
-    for name, value in command.fields.items():
-        setattr(spec, name, value)
 
 
 def creation_text(job, notes: list[str]) -> str:

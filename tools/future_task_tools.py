@@ -17,7 +17,7 @@ from astrbot.core.astr_agent_context import AstrAgentContext
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from ..core import present
+from ..core import present, request_fields
 from ..core.chat_safe import runs_seen_by
 from ..core.errors import NotFound, UserError
 from ..core.models import Job
@@ -37,86 +37,10 @@ TOOL_NAMES = (
     "future_task_history",
 )
 
-_STR = {"type": "string"}
-_BOOL = {"type": "boolean"}
 _JOB_ID = {
     "type": "string",
     "description": "The task: its id (8 characters, from future_task_list), or its name or a "
     "piece of its text that matches exactly one of the user's tasks.",
-}
-_SCHEDULE_FIELDS: dict[str, dict[str, Any]] = {
-    "run_at": {
-        **_STR,
-        "description": "Run once. Pass the user's own words for the time: 'tomorrow 8am', "
-        "'in 10 minutes', 'next monday 9:00', 'Dec 24 18:00', '明天早上8点', '十分钟后', "
-        "'下周一上午9点'; or '20m', '08:00' (the next one), ISO '2026-01-12T18:00' (read in the "
-        "task's zone) or with an offset. A phrase with two readings is answered with a "
-        "question: ask the user, do not guess.",
-    },
-    "every": {
-        **_STR,
-        "description": "Repeat at a fixed interval from now: '30m', '2h', '2 hours', '每隔两小时'.",
-    },
-    "cron": {
-        **_STR,
-        "description": "Repeat on days and times, in the task's zone: a recurring phrase "
-        "('every weekday at 9', 'every Friday at 5 PM', '每天早上8点', '每周五下午5点') or a "
-        "5-field cron expression ('0 8 * * *', '0 9 * * mon-fri').",
-    },
-}
-_FIELDS: dict[str, dict[str, Any]] = {
-    "message": {
-        **_STR,
-        "description": "For a reminder: the text sent to the user word for word when it fires, "
-        "written to them ('Time for the meeting', not 'Remind the user to go to the meeting'). "
-        "For an agent task: the instruction to carry out when it fires.",
-    },
-    "mode": {
-        "type": "string",
-        "enum": ["reminder", "main", "isolated"],
-        "description": "reminder (default): send the message as written, no model. main: hand "
-        "the event to you in this conversation. isolated: a separate agent run whose answer is "
-        "delivered (use it for 'check X and tell me').",
-    },
-    **_SCHEDULE_FIELDS,
-    "tz": {**_STR, "description": "IANA time zone, e.g. 'Asia/Shanghai'. Default: see above."},
-    "name": {**_STR, "description": "A short label for the task."},
-    "deliver": {**_BOOL, "description": "false: run without sending the result anywhere."},
-    "channel": {
-        **_STR,
-        "description": "Where to deliver: a platform id as configured in AstrBot (e.g. "
-        "'telegram', 'aiocqhttp'), or 'last' for where the user last talked with you. Empty: "
-        "this chat.",
-    },
-    "to": {
-        **_STR,
-        "description": "Chat on that platform (admins only), in its form: QQ group:<n> or "
-        "user:<n>; Slack, Discord, Satori channel:<id> or user:<id>; Lark oc_ chat or ou_ "
-        "user id; Misskey user:<id> or room:<id>; Telegram chat id '-1001234567890' or a "
-        "topic '-1001234567890:topic:123'; or a full session 'platform:GroupMessage:id'. "
-        "Empty: this chat.",
-    },
-    "delete_after_run": {
-        **_BOOL,
-        "description": "One-time tasks are deleted after a successful run unless false.",
-    },
-    "catch_up": {
-        "type": "string",
-        "enum": ["once", "skip", "all"],
-        "description": "Runs missed while the bot was down: once (default, the latest), skip, all.",
-    },
-    "model": {**_STR, "description": "Provider id for agent runs; empty: the chat's current one."},
-    "timeout_seconds": {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 86400,
-        "description": "How long one run may take before it is stopped, in seconds. Default: "
-        "600 for agent tasks, 60 for reminders; long timeouts are for admins.",
-    },
-    "post_prefix": {
-        **_STR,
-        "description": "isolated: the label its result carries in this conversation.",
-    },
 }
 
 
@@ -146,6 +70,11 @@ def _as_text(value: Any) -> str:
     raise TypeError
 
 
+def _as_texts(value: Any) -> list[str]:
+    """A list of texts; a single text is a list of one (models send one path as a string)."""
+    return [_as_text(item) for item in (value if isinstance(value, list) else [value])]
+
+
 def _as_truth(value: Any) -> bool:
     """true or false; also the words models send for them ("false", "yes", 0)."""
     if isinstance(value, bool):
@@ -173,6 +102,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "string": _as_text,
     "boolean": _as_truth,
     "integer": _as_whole_number,
+    "array": _as_texts,
 }
 
 
@@ -186,6 +116,8 @@ def _expected(schema: dict[str, Any]) -> str:
     if kind == "integer":
         span = f" from {schema['minimum']} to {schema['maximum']}" if "maximum" in schema else ""
         return f"a whole number{span}"
+    if kind == "array":
+        return "a list of texts (paths or URLs)"
     return "text (a JSON string)"
 
 
@@ -314,7 +246,9 @@ class CreateTool(FutureTaskTool):
         "Schedule a task: a reminder sent at a time, or an agent run that does something "
         "later or repeatedly. Give exactly one of run_at, every or cron."
     )
-    parameters: dict = Field(default_factory=lambda: _schema(_FIELDS, ["message"]))
+    parameters: dict = Field(
+        default_factory=lambda: _schema(request_fields.tool_properties(edit=False), ["message"])
+    )
 
     async def act(self, runtime: Runtime, actor: Any, args: dict[str, Any]) -> str:
         job = await runtime.service.create(actor, JobSpec.from_mapping(args))
@@ -329,7 +263,7 @@ class ListTool(FutureTaskTool):
         default_factory=lambda: _schema(
             {
                 "include_disabled": {
-                    **_BOOL,
+                    "type": "boolean",
                     "description": "Also list paused tasks (default true).",
                 }
             },
@@ -356,8 +290,7 @@ class EditTool(FutureTaskTool):
         default_factory=lambda: _schema(
             {
                 "job_id": _JOB_ID,
-                **_FIELDS,
-                "enabled": {**_BOOL, "description": "false pauses the task, true resumes it."},
+                **request_fields.tool_properties(edit=True),
             },
             ["job_id"],
         )

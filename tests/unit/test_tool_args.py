@@ -281,6 +281,12 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "model": st.sampled_from(["", "openai", "gpt-4o"]),
     "timeout_seconds": st.integers(-5, 10**6) | number_words,
     "post_prefix": st.sampled_from(["", "Daily", "日报", "p" * 41]) | junk,
+    "best_effort": flag,
+    "persona": st.sampled_from(["", "default", "helper"]) | junk,
+    "wake_mode": st.sampled_from(["now", "next-heartbeat", "NOW ", "later", ""]),
+    "media": st.sampled_from([[], ["https://example.com/a.png"], "https://example.com/a.png"])
+    | st.lists(junk, max_size=2)
+    | st.just(["/etc/passwd"]),
     "enabled": flag,
     "include_disabled": flag,
     "limit": st.integers(-5, 100) | number_words | st.floats(),
@@ -419,6 +425,9 @@ WRONG_TYPE: dict[str, st.SearchStrategy[Any]] = {
     | st.booleans()
     | st.floats().filter(lambda f: not f.is_integer())
     | lists_and_objects,
+    "array": st.booleans()
+    | st.dictionaries(st.text(max_size=4), junk)
+    | st.lists(st.booleans() | st.just({}) | st.just([]), min_size=1, max_size=2),
 }
 typed_fields = st.sampled_from(
     [(name, key) for name in TOOL_NAMES for key in PARAMETERS[name]["properties"]]
@@ -520,7 +529,8 @@ EXAMPLES: list[tuple[str, dict[str, Any], str]] = [
     ("future_task_create", {"message": "x", "run_at": "20m", "to": True}, "to"),
     ("future_task_create", {"message": "x", "run_at": "20m", "model": {"id": 1}}, "model"),
     ("future_task_create", {"message": "x", "run_at": "20m", "when": "1h"}, "'when'"),
-    ("future_task_create", {"message": "x", "run_at": "20m", "wake_mode": 5}, "'wake_mode'"),
+    ("future_task_create", {"message": "x", "run_at": "20m", "wake_mode": 5}, "next-heartbeat"),
+    ("future_task_create", {"message": "x", "run_at": "20m", "media": [True]}, "media"),
     ("future_task_create", {"message": "x", "run_at": "20m", "context": "x"}, "'context'"),
     ("future_task_create", {"message": "x", "run_at": "20m", "self": 1}, "'self'"),
     ("future_task_create", {"message": "x"}, "exactly one of"),
