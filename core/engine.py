@@ -58,15 +58,19 @@ log = logging.getLogger("astrbot_plugin_future_tasks.engine")
 @dataclass(slots=True)
 class RunContext:
     """What an executor knows about the run it performs. ``mark_delivered`` records that
-    its output went out (``delivered`` then holds), so nothing after can make it retried."""
+    its output went out, or may have (``delivered`` then holds, and ``delivery`` says
+    which: ``delivered``, or ``unknown`` where the platform gives no acknowledgement), so
+    nothing after can make it retried."""
 
     run_id: str
     trigger: Trigger
     slot_at: int | None
     started_at: int
     late: bool
-    mark_delivered: Callable[[], None]
+    mark_delivered: Callable[..., None]
+    """``mark_delivered(delivery=Delivery.DELIVERED)``."""
     delivered: bool = False
+    delivery: Delivery = Delivery.PENDING
 
 
 class Executor(Protocol):
@@ -99,7 +103,7 @@ class Engine:
         self._applier: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[Job, RunContext, Outcome]] = []
-        self._delivered: list[str] = []
+        self._delivered: list[tuple[str, Delivery]] = []
         self._apply_ready = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._reminder_slots = asyncio.Semaphore(_REMINDER_CONCURRENCY)
@@ -199,9 +203,9 @@ class Engine:
         finishes, writes, alerts = [], [], []
         for job in loaded.jobs:
             run_id = job.running_run_id or ""
-            delivered = await self.store.run_delivered(run_id)
-            step = transition_or_set_aside(job, Recovered(delivered), now, self.settings)
-            finishes.append(_interrupted(run_id, now, delivered))
+            mark = await self.store.run_delivery_mark(run_id)
+            step = transition_or_set_aside(job, Recovered(mark is not None), now, self.settings)
+            finishes.append(_interrupted(run_id, now, mark == Delivery.DELIVERED))
             writes.append(_write_of(step, job.version, run_id))
             alerts += _alerts_of(step)
         finishes += [_interrupted(b.running_run_id or "", now, False) for b in loaded.broken]
@@ -283,7 +287,7 @@ class Engine:
             slot_at=job.running_slot_at,
             started_at=now,
             late=self._is_late(job.running_slot_at, now),
-            mark_delivered=lambda: self._note_delivered(ctx),
+            mark_delivered=lambda delivery=Delivery.DELIVERED: self._note_delivered(ctx, delivery),
         )
         task = asyncio.create_task(self._execute(job, ctx), name=f"future-task-{ctx.run_id}")
         self._in_flight.add(task)
@@ -322,9 +326,11 @@ class Engine:
         """Late: well after its slot, or a slot that passed while the bot was down."""
         return is_late(slot_at, now) or (slot_at is not None and slot_at < self._started_at)
 
-    def _note_delivered(self, ctx: RunContext) -> None:
+    def _note_delivered(self, ctx: RunContext, delivery: Delivery) -> None:
         ctx.delivered = True
-        self._delivered.append(ctx.run_id)
+        if ctx.delivery != Delivery.DELIVERED:  # one acknowledged send makes it delivered
+            ctx.delivery = delivery
+        self._delivered.append((ctx.run_id, ctx.delivery))
         self._apply_ready.set()
 
     # ----- applying outcomes ------------------------------------------------------------
@@ -359,7 +365,7 @@ class Engine:
             self.nudge()  # a job is due before the timer would look again
 
     async def _apply(
-        self, batch: list[tuple[Job, RunContext, Outcome]], delivered: list[str]
+        self, batch: list[tuple[Job, RunContext, Outcome]], delivered: list[tuple[str, Delivery]]
     ) -> int | None:
         """One transaction for the delivery marks and the finished runs; returns the
         earliest next run among the jobs it saved."""
@@ -367,7 +373,7 @@ class Engine:
         finishing = {ctx.run_id for _, ctx, _ in batch}
         # A run finishing here gets its delivery from its outcome; only runs still going
         # (an agent that has sent a message and works on) need the mark of their own.
-        marks = [run_id for run_id in delivered if run_id not in finishing]
+        marks = [(run_id, d) for run_id, d in delivered if run_id not in finishing]
         async with self.store.transaction() as db:
             if marks:
                 await self.store.mark_delivered(marks, db)
@@ -400,7 +406,7 @@ class Engine:
         latest = {job.id: job for job in fresh.jobs}
         unloadable = {row.job_id for row in fresh.broken}
         for claimed, ctx, outcome in batch:
-            delivery = Delivery.DELIVERED if ctx.delivered else outcome.delivery
+            delivery = _final_delivery(ctx, outcome)
             finish = RunFinish(ctx.run_id, now, outcome.status.value, delivery.value,
                                outcome.output, outcome.error, ctx.late)  # fmt: skip
             applied.finishes.append(finish)
@@ -521,6 +527,16 @@ def _alerts_of(step: Step) -> list[tuple[Owner, str]]:
 
 def _asides(loaded: Loaded) -> list[JobWrite]:
     return [row.set_aside() for row in loaded.broken]
+
+
+def _final_delivery(ctx: RunContext, outcome: Outcome) -> Delivery:
+    """What the run row says: a delivery marked while it ran stands (an acknowledged one
+    over an unacknowledged one), whatever the outcome says after."""
+    if not ctx.delivered:
+        return outcome.delivery
+    if Delivery.DELIVERED in (ctx.delivery, outcome.delivery):
+        return Delivery.DELIVERED
+    return Delivery.UNKNOWN
 
 
 def _interrupted(run_id: str, now: int, delivered: bool) -> RunFinish:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from .errors import StoreError
 from .migrations import MIGRATIONS, SCHEMA_VERSION
-from .models import Job, Run, Trigger
+from .models import Delivery, Job, Run, Trigger
 
 # Files up to this size are checked before the scheduler starts (~50 ms); larger ones
 # (hundreds of thousands of jobs) are checked beside it, so start-up stays under a second.
@@ -557,16 +557,22 @@ class Store:
             ],
         )
 
-    async def mark_delivered(self, run_ids: Sequence[str], db: aiosqlite.Connection) -> None:
-        """Record, inside the caller's transaction, that a run's output was sent, so a crash
-        after it does not send again."""
+    async def mark_delivered(
+        self, marks: Sequence[tuple[str, Delivery]], db: aiosqlite.Connection
+    ) -> None:
+        """Record, inside the caller's transaction, that a run's output was sent
+        (``delivered``) or may have been (``unknown``), so a crash after it does not send
+        again. A ``delivered`` mark is never taken back."""
         await db.executemany(
-            "UPDATE runs SET delivery='delivered' WHERE run_id=?", [(r,) for r in run_ids]
+            "UPDATE runs SET delivery=? WHERE run_id=? AND delivery<>'delivered'",
+            [(delivery.value, run_id) for run_id, delivery in marks],
         )
 
-    async def run_delivered(self, run_id: str) -> bool:
+    async def run_delivery_mark(self, run_id: str) -> Delivery | None:
+        """The delivery marked while the run went on (``delivered`` / ``unknown``), if any."""
         row = await self._fetchone("SELECT delivery FROM runs WHERE run_id=?", (run_id,))
-        return bool(row and row[0] == "delivered")
+        marked = (Delivery.DELIVERED.value, Delivery.UNKNOWN.value)
+        return Delivery(row[0]) if row and row[0] in marked else None
 
     async def add_runs(self, runs: Sequence[Run], db: aiosqlite.Connection) -> None:
         """Insert finished run rows (missed slots) inside the caller's transaction."""

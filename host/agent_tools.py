@@ -45,7 +45,7 @@ class RunSender:
         context: Context,
         session: str,
         limit: int,
-        on_delivered: Callable[[], None] | None = None,
+        on_delivered: Callable[[Delivery], None] | None = None,
     ) -> None:
         self.context = context
         self.session = session
@@ -91,8 +91,7 @@ class RunSender:
         except DeliveryError as exc:
             self.errors.append(str(exc))
             raise
-        self.confirmed += delivery == Delivery.DELIVERED
-        self._record(key, text, media)
+        self._record(key, text, media, delivery)
         return SendResult.SENT
 
     async def send_chain(self, chain: MessageChain) -> SendResult:
@@ -109,16 +108,23 @@ class RunSender:
         except DeliveryError as exc:
             self.errors.append(str(exc))
             raise
-        self.confirmed += delivery == Delivery.DELIVERED
-        self._record(key, text or "[media]", ())
+        self._record(key, text or "[media]", (), delivery)
         return SendResult.SENT
 
-    def _record(self, key: tuple[str, tuple[str, ...]], text: str, media: Sequence[str]) -> None:
+    def _record(
+        self,
+        key: tuple[str, tuple[str, ...]],
+        text: str,
+        media: Sequence[str],
+        delivery: Delivery,
+    ) -> None:
+        """A send that went out (``delivered``) or may have (``unknown``)."""
+        self.confirmed += delivery == Delivery.DELIVERED
         self._keys.add(key)
         self.sent.append(text if not media else f"{text} [{len(media)} attachment(s)]".strip())
         if self.on_delivered is not None:
             try:
-                self.on_delivered()
+                self.on_delivered(delivery)
             except Exception:  # recording must never undo a send that happened
                 logger.exception("[future tasks] recording a delivery failed")
 

@@ -29,7 +29,7 @@ from astrbot.core.platform.message_session import MessageSession
 from astrbot.core.platform.message_type import MessageType
 from astrbot.core.provider.entities import ProviderRequest
 
-from ..core.models import Owner
+from ..core.models import Delivery, Owner
 from .agent_host import (
     build_config,
     chat_config,
@@ -59,7 +59,7 @@ class Turn:
     job_id: str | None = None
     deliver: bool | None = None  # the job's Target.deliver
     best_effort: bool = False
-    on_delivered: Callable[[], None] | None = None
+    on_delivered: Callable[[Delivery], None] | None = None
 
 
 @dataclass(slots=True)

@@ -116,7 +116,7 @@ class HostExecutor:
             return Outcome(
                 RunStatus.ERROR, Delivery.NOT_DELIVERED, error=str(exc), transient=exc.transient
             )
-        run.mark_delivered()  # also when unknown: it may have gone out, never send it twice
+        run.mark_delivered(delivery)  # unknown too: it may have gone out, never send it twice
         return Outcome(RunStatus.OK, delivery, output=text)
 
     async def alert(self, owner: Owner, text: str) -> None:

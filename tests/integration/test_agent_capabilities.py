@@ -149,7 +149,8 @@ def test_a_heartbeat_turn_runs_as_the_owner_of_its_events(astrbot: AstrBot, llm:
     job = make_job(astrbot, 5204, "stand up", mode="main", wake_mode="next-heartbeat")
     job.owner = owner
     job.enabled = False  # stored only so the heartbeat can find its owner
-    astrbot.run(runner.store.insert_job(job))
+    write = plugin_module("core.store").JobWrite(job.id, 0, job=job)
+    assert astrbot.run(runner.store.write_job(write))
     try:
         astrbot.run(runner.run_main(job, make_run(Marks()), group))
         with whoami_probe(astrbot, admin_only=False):

@@ -34,7 +34,7 @@ class Marks:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self) -> None:
+    def __call__(self, delivery: Any = None) -> None:
         self.count += 1
 
 

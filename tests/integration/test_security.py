@@ -207,7 +207,8 @@ def test_reminder_media_is_checked_for_its_owner_at_creation_and_at_fire_time(
     # A job stored with such media (an older version let it in) is refused when it fires.
     job = astrbot.run(service.create(member, core.JobSpec(message="look", every="1h")))
     job.payload.media = [str(astrbot.home / "data" / "cmd_config.json")]
-    assert astrbot.run(service.store.save_job(job))
+    write = _module("core.store").JobWrite(job.id, job.version, job=job)
+    assert astrbot.run(service.store.write_job(write))
     mark = astrbot.onebot.mark()
     astrbot.run(service.run_now(member, job.id))
     run = astrbot.finished_run(job.id)

@@ -356,6 +356,35 @@ async def test_crash_after_delivery_was_recorded_does_not_send_again(world: Worl
     assert [r.delivery for r in await runs(world, job.id)] == [Delivery.DELIVERED]
 
 
+async def test_crash_after_an_unacknowledged_send_does_not_send_again_and_says_unknown(
+    world: World,
+):
+    job = await world.create(message="call", run_at="5m")
+    sent = asyncio.Event()
+    original = world.executor.execute
+
+    async def send_unacknowledged_then_hang(j, run):
+        run.mark_delivered(Delivery.UNKNOWN)
+        await world.engine.flush()
+        sent.set()
+        await asyncio.Event().wait()
+        return await original(j, run)
+
+    world.executor.execute = send_unacknowledged_then_hang  # type: ignore[method-assign]
+    world.clock.set(job.next_run_at)
+    await world.engine.tick()
+    await sent.wait()
+    for task in list(world.engine._in_flight):
+        task.cancel()
+    await asyncio.gather(*world.engine._in_flight, return_exceptions=True)
+    world.executor.execute = original  # type: ignore[method-assign]
+    await world.restart(down_until_ms=world.clock.now_ms() + MIN)
+    assert world.executor.ran(job.id) == []
+    assert [(r.status, r.delivery) for r in await runs(world, job.id)] == [
+        (RunStatus.INTERRUPTED, Delivery.UNKNOWN)
+    ]
+
+
 async def test_an_interrupted_one_shot_interrupted_again_is_disabled(world: World):
     job = await world.create(message="call", run_at="5m")
     await _crash_mid_run(world, job)

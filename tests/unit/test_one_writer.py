@@ -116,6 +116,40 @@ async def test_a_failure_reported_after_a_delivery_is_not_retried(world: World):
     assert len(world.executor.ran(job.id)) == 1
 
 
+async def test_an_unacknowledged_send_then_a_timeout_is_recorded_unknown_and_not_retried(
+    world: World,
+):
+    """A platform that gives no acknowledgement (SPEC §5): the run may have gone out, so
+    it is never sent again, and its row says ``unknown``, not ``delivered``."""
+
+    def send_unacknowledged_then_time_out(job: Job, run) -> Outcome:
+        run.mark_delivered(Delivery.UNKNOWN)
+        raise TimeoutError
+
+    world.executor.behave = send_unacknowledged_then_time_out
+    job = await world.create(message="stretch", run_at="5m", delete_after_run=False)
+    await world.at_time(job.next_run_at)
+    await world.at_time(world.clock.now_ms() + 24 * HOUR)
+    assert len(world.executor.ran(job.id)) == 1
+    rows, _ = await world.store.runs_for(job.id)
+    assert [(r.status, r.delivery) for r in rows] == [(RunStatus.TIMEOUT, Delivery.UNKNOWN)]
+
+
+async def test_one_acknowledged_send_makes_a_run_delivered_whatever_came_unacknowledged(
+    world: World,
+):
+    def one_of_each(job: Job, run) -> Outcome:
+        run.mark_delivered(Delivery.DELIVERED)
+        run.mark_delivered(Delivery.UNKNOWN)
+        return Outcome(RunStatus.OK, Delivery.UNKNOWN)
+
+    world.executor.behave = one_of_each
+    job = await world.create(message="stretch", run_at="5m", delete_after_run=False)
+    await world.at_time(job.next_run_at)
+    rows, _ = await world.store.runs_for(job.id)
+    assert [(r.status, r.delivery) for r in rows] == [(RunStatus.OK, Delivery.DELIVERED)]
+
+
 # ----- limits that hold -----------------------------------------------------------------
 
 
