@@ -114,7 +114,7 @@ def test_a_task_is_made_by_picking_a_known_chat_and_core_tasks_are_imported(
     assert "core standup" in text, text
     imported = wait_for(lambda: api.find("core standup"), 15, "the imported task")[0]
     assert imported["mode"] == "isolated" and imported["owner"]["origin"] == CORE_SESSION
-    assert "Imported 1 of 1" in page.toasts(), page.toasts()
+    wait_for(lambda: "Imported 1 of 1" in page.toasts(), 10, "the import's notice")
     wait_for(lambda: not page.visible("#core-notice"), 15, "the notice to go")
     after = astrbot.run(astrbot.context.cron_manager.db.get_cron_job(core.job_id))
     assert after is not None and after.enabled is False  # disabled there, not deleted
