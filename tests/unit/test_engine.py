@@ -329,28 +329,33 @@ async def test_crash_mid_run_one_shot_runs_again_once(world: World):
     ]
 
 
-async def test_crash_after_delivery_was_recorded_does_not_send_again(world: World):
-    job = await world.create(message="call", run_at="5m")
-    delivered = asyncio.Event()
-
+async def _crash_after_marking(world: World, job: Job, delivery: Delivery) -> None:
+    """The run marks its send (``delivered`` or ``unknown``), the mark is written, then
+    the bot dies before the run ends; then the bot starts again a minute later."""
+    marked = asyncio.Event()
     original = world.executor.execute
 
-    async def deliver_then_hang(j, run):
-        run.mark_delivered()
+    async def mark_then_hang(j, run):
+        run.mark_delivered(delivery)
         await world.engine.flush()
-        delivered.set()
+        marked.set()
         await asyncio.Event().wait()
         return await original(j, run)
 
-    world.executor.execute = deliver_then_hang  # type: ignore[method-assign]
+    world.executor.execute = mark_then_hang  # type: ignore[method-assign]
     world.clock.set(job.next_run_at)
     await world.engine.tick()
-    await delivered.wait()
+    await marked.wait()
     for task in list(world.engine._in_flight):
         task.cancel()
     await asyncio.gather(*world.engine._in_flight, return_exceptions=True)
     world.executor.execute = original  # type: ignore[method-assign]
     await world.restart(down_until_ms=world.clock.now_ms() + MIN)
+
+
+async def test_crash_after_delivery_was_recorded_does_not_send_again(world: World):
+    job = await world.create(message="call", run_at="5m")
+    await _crash_after_marking(world, job, Delivery.DELIVERED)
     assert world.executor.ran(job.id) == []
     assert await world.job(job.id) is None
     assert [r.delivery for r in await runs(world, job.id)] == [Delivery.DELIVERED]
@@ -360,25 +365,7 @@ async def test_crash_after_an_unacknowledged_send_does_not_send_again_and_says_u
     world: World,
 ):
     job = await world.create(message="call", run_at="5m")
-    sent = asyncio.Event()
-    original = world.executor.execute
-
-    async def send_unacknowledged_then_hang(j, run):
-        run.mark_delivered(Delivery.UNKNOWN)
-        await world.engine.flush()
-        sent.set()
-        await asyncio.Event().wait()
-        return await original(j, run)
-
-    world.executor.execute = send_unacknowledged_then_hang  # type: ignore[method-assign]
-    world.clock.set(job.next_run_at)
-    await world.engine.tick()
-    await sent.wait()
-    for task in list(world.engine._in_flight):
-        task.cancel()
-    await asyncio.gather(*world.engine._in_flight, return_exceptions=True)
-    world.executor.execute = original  # type: ignore[method-assign]
-    await world.restart(down_until_ms=world.clock.now_ms() + MIN)
+    await _crash_after_marking(world, job, Delivery.UNKNOWN)
     assert world.executor.ran(job.id) == []
     assert [(r.status, r.delivery) for r in await runs(world, job.id)] == [
         (RunStatus.INTERRUPTED, Delivery.UNKNOWN)
