@@ -24,12 +24,13 @@ from .errors import Conflict, NotFound, PermissionDenied, StoreError, UserError,
 from .models import CatchUp, Job, Mode, Owner, Payload, Run, Schedule, ScheduleKind, Target
 from .policy import Created, Edited, transition
 from .ratelimit import HOUR_MS, Limit, SlidingWindows
-from .schedule import MS, ScheduleError, format_local, next_run_after, zone
+from .schedule import MS, ScheduleError, fires_between, format_local, next_run_after, zone
 from .settings import Settings
 from .store import JobPage, JobWrite, Store, owner_key
 from .timeparse import WHEN_FORMS, parse_cron, parse_every, parse_when
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+_NO_HORIZON_MS = 2**62  # a preview counts runs, however far off they are
 MAX_NAME_CHARS = 80
 MAX_LIST_LIMIT = 200
 EDIT_ATTEMPTS = 5
@@ -280,13 +281,9 @@ class TaskService:
         ms); nothing is created. Bad input is the UserError a create would raise."""
         now = self.now
         schedule = self._schedule(spec, self._zone(spec.tz), now)
-        once = schedule.kind == ScheduleKind.AT
-        runs: list[int] = []
-        upcoming = schedule.at_ms if once else next_run_after(schedule, now)
-        while upcoming is not None and len(runs) < count:
-            runs.append(upcoming)
-            upcoming = None if once else next_run_after(schedule, upcoming)
-        return schedule, runs
+        if schedule.kind == ScheduleKind.AT:
+            return schedule, [schedule.at_ms] if schedule.at_ms is not None else []
+        return schedule, fires_between(schedule, now, _NO_HORIZON_MS, count)
 
     # ----- read --------------------------------------------------------------------------
 
